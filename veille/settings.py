@@ -1,0 +1,170 @@
+"""Validated settings of every component, read from the environment (and a `.env` file).
+
+One class per component, each with its own prefix (`KAFKA_`, `CLICKHOUSE_`, `X_`, `VEILLE_`).
+Secrets are `SecretStr`: they never appear in reprs, logs or exceptions; only the methods that
+render a client configuration reveal them, and only into that configuration.
+
+No connection is opened here: settings are data. Clients open in the stages' `start()`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+_ENV = {"env_file": ".env", "env_file_encoding": "utf-8", "extra": "ignore"}
+
+
+class KafkaSettings(BaseSettings):
+    """The Kafka cluster and the topics the pipeline uses.
+
+    `bootstrap_servers` unset means "start the embedded local broker" (`veille up` only);
+    a stage started alone (`veille ingest|process|sink`) requires it.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="KAFKA_", **_ENV)  # type: ignore[typeddict-item]
+
+    bootstrap_servers: str | None = None
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
+    sasl_username: str | None = None
+    sasl_password: SecretStr | None = None
+
+    raw_topic: str = "tweets.raw"
+    enriched_topic: str = "tweets.enriched"
+    dlq_topic: str = "tweets.dlq"
+    partitions: int = Field(4, ge=1, description="partitions of the topics veille creates")
+    replication_factor: int = Field(1, ge=1)
+    # Tansu answers a group join only after about half of the session timeout: keep it short.
+    session_timeout_ms: int = Field(6000, ge=1000)
+    compression: Literal["none", "gzip", "lz4", "zstd", "snappy"] = "lz4"
+    linger_ms: int = Field(20, ge=0)
+
+    @property
+    def servers(self) -> str:
+        """The bootstrap servers; raises `ValueError` when none are configured."""
+        if not self.bootstrap_servers:
+            raise ValueError(
+                "KAFKA_BOOTSTRAP_SERVERS is not set (veille up starts a local broker; "
+                "a stage started alone needs a broker)"
+            )
+        return self.bootstrap_servers
+
+    def _security(self) -> dict[str, Any]:
+        conf: dict[str, Any] = {"security.protocol": self.security_protocol}
+        if self.sasl_mechanism:
+            conf["sasl.mechanism"] = self.sasl_mechanism
+            conf["sasl.username"] = self.sasl_username or ""
+            conf["sasl.password"] = (
+                self.sasl_password.get_secret_value() if self.sasl_password else ""
+            )
+        return conf
+
+    def producer_config(self, client_id: str) -> dict[str, Any]:
+        """librdkafka configuration of a durable producer: acks=all, idempotence, compression."""
+        return {
+            "bootstrap.servers": self.servers,
+            "client.id": client_id,
+            "acks": "all",
+            "enable.idempotence": True,
+            "compression.type": self.compression,
+            "linger.ms": self.linger_ms,
+            "batch.num.messages": 10_000,
+            "message.timeout.ms": 120_000,
+            **self._security(),
+        }
+
+    def consumer_config(self, group_id: str, client_id: str) -> dict[str, Any]:
+        """librdkafka configuration of a consumer that commits offsets explicitly."""
+        return {
+            "bootstrap.servers": self.servers,
+            "group.id": group_id,
+            "client.id": client_id,
+            "enable.auto.commit": False,
+            "enable.auto.offset.store": False,
+            "auto.offset.reset": "earliest",
+            "session.timeout.ms": self.session_timeout_ms,
+            "heartbeat.interval.ms": max(500, self.session_timeout_ms // 6),
+            **self._security(),
+        }
+
+    def admin_config(self) -> dict[str, Any]:
+        return {"bootstrap.servers": self.servers, **self._security()}
+
+    def faust_broker(self) -> str:
+        """Faust's broker URL list (`kafka://host:port;kafka://...`)."""
+        return ";".join(f"kafka://{hp.strip()}" for hp in self.servers.split(","))
+
+
+class ClickHouseSettings(BaseSettings):
+    """Where posts are stored. `url` unset means chDB (in process) under the data directory."""
+
+    model_config = SettingsConfigDict(env_prefix="CLICKHOUSE_", **_ENV)  # type: ignore[typeddict-item]
+
+    url: str | None = Field(None, description="http(s)://host:8123 of a ClickHouse server")
+    user: str = "default"
+    password: SecretStr = SecretStr("")
+    database: str = Field("veille", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    connect_timeout_s: float = 10.0
+
+
+class XSettings(BaseSettings):
+    """The X API v2 account."""
+
+    model_config = SettingsConfigDict(env_prefix="X_", **_ENV)  # type: ignore[typeddict-item]
+
+    bearer_token: SecretStr | None = None
+    api_base_url: str = "https://api.x.com"
+
+
+class VeilleSettings(BaseSettings):
+    """Pipeline behaviour: data directory, watch configuration, batch sizes."""
+
+    model_config = SettingsConfigDict(env_prefix="VEILLE_", **_ENV)  # type: ignore[typeddict-item]
+
+    data_dir: Path = Path(".veille")
+    watch_file: Path | None = Field(
+        None, description="watch configuration; default ./watch.yaml, else the bundled example"
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "WARNING"
+    sentiment_backend: Literal["fast", "accurate"] = "fast"
+
+    # processors: a batch is taken from the stream when full or when the window ends.
+    process_batch_size: int = Field(500, ge=1)
+    process_batch_window_s: float = Field(0.5, gt=0)
+    process_group: str = "veille-process"
+
+    # sinks: ClickHouse advises 10k-100k rows per insert, about one insert per second.
+    sink_batch_rows: int = Field(10_000, ge=1)
+    sink_flush_interval_s: float = Field(1.0, gt=0)
+    sink_group: str = "veille-sink"
+    sink_retry_max_s: float = Field(30.0, gt=0, description="longest backoff between retries")
+
+    def clickhouse_path(self) -> Path:
+        """The chDB data directory used when no ClickHouse server is configured."""
+        return self.data_dir / "clickhouse"
+
+
+class Settings:
+    """All component settings together, read once (the CLI builds one and passes it down)."""
+
+    def __init__(
+        self,
+        kafka: KafkaSettings | None = None,
+        clickhouse: ClickHouseSettings | None = None,
+        x: XSettings | None = None,
+        veille: VeilleSettings | None = None,
+    ) -> None:
+        self.kafka = kafka or KafkaSettings()
+        self.clickhouse = clickhouse or ClickHouseSettings()
+        self.x = x or XSettings()
+        self.veille = veille or VeilleSettings()
+
+    def __repr__(self) -> str:
+        return (
+            f"Settings(kafka={self.kafka!r}, clickhouse={self.clickhouse!r}, "
+            f"x={self.x!r}, veille={self.veille!r})"
+        )
