@@ -1,0 +1,53 @@
+"""The Faust application: one App, configured from settings, bound to loopback only.
+
+Delivery is at-least-once (Faust's `exactly_once` needs a transactional aiokafka producer that
+the local broker does not support); storage is idempotent, so a reprocessed post counts once.
+"""
+
+from __future__ import annotations
+
+import ssl
+from typing import Any
+
+import faust
+
+from veille.settings import Settings
+
+
+def _credentials(settings: Settings) -> Any:
+    k = settings.kafka
+    if not k.sasl_mechanism:
+        return faust.SSLCredentials(ssl.create_default_context()) if k.security_protocol == "SSL" else None
+    password = k.sasl_password.get_secret_value() if k.sasl_password else ""
+    ctx = ssl.create_default_context() if k.security_protocol == "SASL_SSL" else None
+    if k.sasl_mechanism == "PLAIN":
+        return faust.SASLCredentials(username=k.sasl_username, password=password, ssl_context=ctx)
+    return faust.SASLCredentials(
+        username=k.sasl_username, password=password, ssl_context=ctx,
+        mechanism=k.sasl_mechanism,
+    )
+
+
+def create_app(settings: Settings) -> faust.App:
+    """A Faust App for veille's processors (no agents yet: domains register theirs)."""
+    k = settings.kafka
+    v = settings.veille
+    return faust.App(
+        v.process_group,
+        broker=k.faust_broker(),
+        broker_credentials=_credentials(settings),
+        broker_session_timeout=k.session_timeout_ms / 1000,
+        broker_heartbeat_interval=max(0.5, k.session_timeout_ms / 6000),
+        consumer_auto_offset_reset="earliest",
+        producer_acks=-1,
+        producer_compression_type=None if k.compression == "none" else k.compression,
+        producer_linger=k.linger_ms / 1000,
+        topic_partitions=k.partitions,
+        topic_replication_factor=k.replication_factor,
+        store="memory://",
+        datadir=str(v.data_dir / "faust"),
+        web_enabled=False,
+        web_bind="127.0.0.1",
+        web_host="127.0.0.1",
+        worker_redirect_stdouts=False,
+    )

@@ -1,0 +1,132 @@
+"""The enrich agent: raw posts in, enriched posts out, in batches taken from the stream.
+
+Batches come from `stream.take_events()`, whose events are acknowledged only when the loop asks
+for the next batch; the agent awaits the delivery of every output record (enriched post or
+dead letter) before that, so an offset is committed only once its output is durable.
+
+Values are read as raw bytes and parsed here, per record: a record that does not parse, or
+whose enrichment fails, goes to the dead-letter topic with `topic[partition]@offset` and the
+reason, and the batch goes on. If the outputs cannot be delivered even after retries, the
+worker exits at once without acknowledging, so the batch is read again after a restart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import faust
+from faust.types import EventT
+
+from processors.enrich.enricher import Enricher
+from veille.models import DeadLetter, EnrichedPost, Post
+from veille.settings import Settings
+from veille.stats import StatusFile
+
+logger = logging.getLogger(__name__)
+
+SEND_ATTEMPTS = 5
+
+
+def _where(ev: EventT) -> str:
+    m = ev.message
+    return f"{m.topic}[{m.partition}]@{m.offset}"
+
+
+def _dead(ev: EventT, reason: str) -> DeadLetter:
+    m = ev.message
+    value = ev.value if isinstance(ev.value, bytes) else str(ev.value).encode()
+    return DeadLetter(stage="process", source="kafka", reason=reason[:2000], payload=value,
+                      topic=m.topic, partition=m.partition, offset=m.offset)
+
+
+class EnrichBatches:
+    """Turns a batch of raw events into enriched posts and dead letters (no I/O)."""
+
+    def __init__(self, enricher: Enricher) -> None:
+        self.enricher = enricher
+
+    def __call__(self, events: Sequence[EventT]) -> tuple[list[EnrichedPost], list[DeadLetter]]:
+        posts: list[Post] = []
+        kept: list[EventT] = []
+        dead: list[DeadLetter] = []
+        for ev in events:
+            try:
+                if not isinstance(ev.value, bytes | str):
+                    raise ValueError(f"expected bytes, got {type(ev.value).__name__}")
+                posts.append(Post.model_validate_json(ev.value))
+                kept.append(ev)
+            except Exception as e:
+                logger.warning("dead-lettered %s: invalid post: %s", _where(ev), e)
+                dead.append(_dead(ev, f"invalid post: {e}"))
+        try:
+            return self.enricher.enrich(posts), dead
+        except Exception:
+            logger.exception("batch enrichment failed; enriching its %d posts one by one",
+                             len(posts))
+        enriched: list[EnrichedPost] = []
+        for ev, post in zip(kept, posts, strict=True):
+            try:
+                enriched.extend(self.enricher.enrich([post]))
+            except Exception as e:
+                logger.warning("dead-lettered %s: enrichment failed: %r", _where(ev), e)
+                dead.append(_dead(ev, f"enrichment failed: {e!r}"))
+        return enriched, dead
+
+
+def register(app: faust.App, settings: Settings, enricher: Enricher,
+             status: StatusFile | None = None) -> None:
+    """Declare the topics, the enrich agent and its status timer on `app`."""
+    k = settings.kafka
+    v = settings.veille
+    status = status or StatusFile(None, "process")
+    raw = app.topic(k.raw_topic, value_serializer="raw", key_serializer="raw")
+    out = app.topic(k.enriched_topic, value_serializer="raw", key_serializer="raw")
+    dlq = app.topic(k.dlq_topic, value_serializer="raw", key_serializer="raw")
+    batches = EnrichBatches(enricher)
+    counters: dict[str, Any] = {"consumed": 0, "enriched": 0, "dead_lettered": 0, "batches": 0,
+                                "enrich_posts_per_s": 0.0}
+
+    async def deliver(records: list[tuple[Any, bytes, bytes]]) -> None:
+        for attempt in range(1, SEND_ATTEMPTS + 1):
+            try:
+                futures = [await topic.send(key=key, value=value) for topic, key, value in records]
+                await asyncio.gather(*futures)
+                return
+            except Exception as e:  # resend everything: duplicates are harmless downstream
+                logger.error("delivery failed (attempt %d/%d): %r", attempt, SEND_ATTEMPTS, e)
+                await asyncio.sleep(min(2.0**attempt, 30.0))
+        logger.critical("cannot deliver enriched posts; exiting without acknowledging the batch")
+        os._exit(75)
+
+    @app.agent(raw, name="veille.enrich")
+    async def enrich(stream: faust.StreamT[bytes]) -> None:
+        async for events in stream.take_events(v.process_batch_size,
+                                               within=v.process_batch_window_s):
+            started = time.perf_counter()
+            enriched, dead = batches(events)
+            elapsed = time.perf_counter() - started
+            records: list[tuple[Any, bytes, bytes]] = [
+                (out, p.key, p.model_dump_json().encode()) for p in enriched
+            ]
+            records += [(dlq, d.key, d.model_dump_json().encode()) for d in dead]
+            await deliver(records)
+            counters["consumed"] += len(events)
+            counters["enriched"] += len(enriched)
+            counters["dead_lettered"] += len(dead)
+            counters["batches"] += 1
+            if elapsed > 0:
+                counters["enrich_posts_per_s"] = round(len(events) / elapsed)
+            status.update(**counters)
+
+    @app.task
+    async def started() -> None:
+        status.set_state("running", **counters)
+
+    @app.timer(1.0)
+    async def heartbeat() -> None:
+        status.update(force=True, **counters)

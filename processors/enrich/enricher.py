@@ -1,0 +1,136 @@
+"""Enrichment of batches of posts: language, sentiment, topics, intent and watch entries.
+
+`Enricher.enrich(posts)` takes a batch so that each model pays its per-call overhead once per
+batch; it returns one `EnrichedPost` per post, in order. `enrich_texts()` does the same for bare
+texts (`veille enrich`). Models load in `load()` (or lazily on first use), never at import.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from processors.enrich.intent import classify
+from processors.enrich.language import LanguageDetector
+from processors.enrich.sentiment import SentimentBackend, get_backend
+from veille.models import EnrichedPost, Post
+from veille.text import fold, hashtags_in, mentions_in
+from veille.watch import WatchConfig, WatchMatcher
+
+
+@dataclass(frozen=True)
+class Enrichment:
+    """What enrichment adds to a post (the fields of `EnrichedPost` beyond `Post`)."""
+
+    lang: str
+    sentiment: str
+    sentiment_score: float
+    sentiment_confidence: float
+    topics: tuple[str, ...]
+    intent: str
+    entries: tuple[str, ...]
+    entry_kinds: tuple[str, ...]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "lang": self.lang, "sentiment": self.sentiment,
+            "sentiment_score": self.sentiment_score,
+            "sentiment_confidence": self.sentiment_confidence,
+            "topics": list(self.topics), "intent": self.intent,
+            "entries": list(self.entries), "entry_kinds": list(self.entry_kinds),
+        }
+
+
+@dataclass
+class _Item:
+    text: str
+    x_lang: str | None = None
+    hashtags: Sequence[str] = ()
+    mentions: Sequence[str] = ()
+    author: str | None = None
+    reply_to: str | None = None
+    rule_tags: Sequence[str] = ()
+    entities: Sequence[str] = field(default_factory=tuple)
+
+
+def _item(p: Post) -> _Item:
+    return _Item(
+        text=p.text,
+        x_lang=p.x_lang,
+        hashtags=p.hashtags,
+        mentions=p.mentions,
+        author=p.author.username,
+        reply_to=p.in_reply_to_username,
+        rule_tags=p.rule_tags,
+        entities=[n for c in p.context_annotations for n in (c.entity_name, c.entity_id)],
+    )
+
+
+class Enricher:
+    """Enriches batches; one instance per worker (models are loaded once)."""
+
+    def __init__(self, watch: WatchConfig, sentiment: str = "fast") -> None:
+        self.watch = watch
+        self.matcher = WatchMatcher(watch)
+        self.language = LanguageDetector(watch.languages)
+        self.sentiment_name = sentiment
+        self._sentiment: SentimentBackend | None = None
+        self._official = set(watch.official_accounts(("brand", "competitor", "partner",
+                                                      "supplier")))
+
+    def load(self) -> Enricher:
+        self.language.load()
+        if self._sentiment is None:
+            self._sentiment = get_backend(self.sentiment_name)  # type: ignore[arg-type]
+            self._sentiment.load()
+        return self
+
+    def _enrich(self, items: Sequence[_Item]) -> list[Enrichment]:
+        if not items:
+            return []
+        self.load()
+        assert self._sentiment is not None
+        texts = [it.text for it in items]
+        langs = self.language.detect_batch(texts, [it.x_lang for it in items])
+        sentiments = self._sentiment.predict(texts, langs)
+        out = []
+        for it, lang, s in zip(items, langs, sentiments, strict=True):
+            folded = fold(it.text)
+            entries = self.matcher.match_entries(
+                folded, hashtags=it.hashtags, mentions=it.mentions, author=it.author,
+                reply_to=it.reply_to, rule_tags=it.rule_tags,
+            )
+            topics = self.matcher.match_topics(
+                folded, lang, hashtags=it.hashtags, entities=it.entities, rule_tags=it.rule_tags
+            )
+            addressed = any(fold(m) in self._official for m in (*it.mentions, it.reply_to or ""))
+            intent = classify(folded, s.label, s.confidence, addressed=addressed)
+            out.append(
+                Enrichment(
+                    lang=lang, sentiment=s.label, sentiment_score=round(s.score, 4),
+                    sentiment_confidence=round(s.confidence, 4), topics=tuple(topics),
+                    intent=intent, entries=tuple(e.name for e in entries),
+                    entry_kinds=tuple(e.kind for e in entries),
+                )
+            )
+        return out
+
+    def enrich(self, posts: Sequence[Post]) -> list[EnrichedPost]:
+        """One `EnrichedPost` per post, in order. Raises only on a bug or a broken model."""
+        results = self._enrich([_item(p) for p in posts])
+        return [
+            EnrichedPost.model_validate({**p.model_dump(), **e.as_dict()})
+            for p, e in zip(posts, results, strict=True)
+        ]
+
+    def enrich_texts(
+        self, texts: Sequence[str], x_langs: Sequence[str | None] | None = None
+    ) -> list[Enrichment]:
+        """Enrichment of bare texts; @mentions and #hashtags are read from the text itself."""
+        langs = x_langs or [None] * len(texts)
+        items = [
+            _Item(text=t, x_lang=lang, hashtags=hashtags_in(t), mentions=mentions_in(t))
+            for t, lang in zip(texts, langs, strict=True)
+        ]
+        return self._enrich(items)

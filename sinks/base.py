@@ -1,0 +1,65 @@
+"""The sink contract, after quix-streams' BatchingSink: buffer with `add()`, persist on `flush()`.
+
+A runner adds each consumed record to the sink and calls `flush()` when the batch is full or its
+time is up; it commits the consumed offsets only after `flush()` returned. If `flush()` raises,
+nothing was committed: the runner retries the same batch (`SinkUnavailable`, with backoff) or
+stops (`SinkError`, which cannot heal). Writes are idempotent, so a batch written twice (after a
+crash between insert and commit) counts once in every query.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+
+from veille.models import DeadLetter, EnrichedPost
+
+
+class SinkError(RuntimeError):
+    """A write that cannot succeed by retrying (bad credentials, schema mismatch)."""
+
+
+class SinkUnavailable(SinkError):
+    """The store is unreachable or overloaded; retry the same batch after `retry_after` s."""
+
+    def __init__(self, message: str, retry_after: float = 1.0) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+@dataclass
+class FlushResult:
+    posts: int = 0
+    dead_letters: int = 0
+    inserts: int = 0
+    elapsed_s: float = 0.0
+    tables: dict[str, int] = field(default_factory=dict)
+
+
+class Sink(ABC):
+    """Buffers records; `flush()` persists the whole buffer or raises and keeps it."""
+
+    def start(self) -> None:  # noqa: B027 - optional hook
+        """Open connections, apply migrations."""
+
+    @abstractmethod
+    def add_post(self, post: EnrichedPost) -> None: ...
+
+    @abstractmethod
+    def add_dead_letter(self, record: DeadLetter) -> None: ...
+
+    @property
+    @abstractmethod
+    def pending(self) -> int:
+        """Records buffered since the last successful flush."""
+
+    @abstractmethod
+    def flush(self) -> FlushResult:
+        """Persist everything buffered. On success the buffer is empty; on error it is kept
+        intact so that the same batch can be retried."""
+
+    def discard(self) -> None:  # noqa: B027 - optional hook
+        """Drop the buffer (its partitions were revoked: their new owner re-reads them)."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release connections; does not flush."""

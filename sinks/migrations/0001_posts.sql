@@ -1,0 +1,57 @@
+-- Posts, one row per X post, enriched. A post written twice (at-least-once delivery) is the
+-- same row: ReplacingMergeTree keeps the last stored version after merges, and every veille
+-- query reads it with FINAL (or counts distinct ids) so that it counts once before merges too.
+CREATE TABLE IF NOT EXISTS posts
+(
+    id                   UInt64,
+    created_at           DateTime64(3, 'UTC'),
+    text                 String,
+    lang                 LowCardinality(String),
+    x_lang               LowCardinality(String),
+    sentiment            LowCardinality(String),
+    sentiment_score      Float32,
+    sentiment_confidence Float32,
+    intent               LowCardinality(String),
+    topics               Array(LowCardinality(String)),
+    entries              Array(LowCardinality(String)),
+    entry_kinds          Array(LowCardinality(String)),
+    kind                 LowCardinality(String),
+    author_id            UInt64,
+    author_username      String,
+    author_name          String,
+    author_followers     UInt64,
+    author_following     UInt64,
+    author_posts         UInt64,
+    author_verified_type LowCardinality(String),
+    author_created_at    Nullable(DateTime64(3, 'UTC')),
+    conversation_id      UInt64,
+    in_reply_to_user_id  UInt64,
+    in_reply_to_username String,
+    replied_to_id        UInt64,
+    quoted_id            UInt64,
+    retweeted_id         UInt64,
+    referenced_author    String,
+    hashtags             Array(String),
+    mentions             Array(String),
+    urls                 Array(String),
+    cashtags             Array(String),
+    retweet_count        UInt64,
+    reply_count          UInt64,
+    like_count           UInt64,
+    quote_count          UInt64,
+    bookmark_count       UInt64,
+    impression_count     UInt64,
+    context_domains      Array(String),
+    context_entities     Array(String),
+    rule_tags            Array(String),
+    source               LowCardinality(String),
+    received_at          DateTime64(3, 'UTC'),
+    enriched_at          DateTime64(3, 'UTC'),
+    stored_at            DateTime64(3, 'UTC') DEFAULT now64(3),
+    INDEX idx_id id TYPE bloom_filter GRANULARITY 4,
+    INDEX idx_author author_username TYPE bloom_filter GRANULARITY 4,
+    INDEX idx_conversation conversation_id TYPE bloom_filter GRANULARITY 4
+)
+ENGINE = ReplacingMergeTree(stored_at)
+PARTITION BY toYYYYMM(created_at)
+ORDER BY (created_at, id);

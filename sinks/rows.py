@@ -1,0 +1,76 @@
+"""How records map to ClickHouse rows: the columns of `posts` and `dead_letters`.
+
+The column lists here and the migrations must agree; tests insert through these functions and
+read back through SQL, so a mismatch fails there.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from veille.models import DeadLetter, EnrichedPost
+
+POST_COLUMNS = (
+    "id", "created_at", "text", "lang", "x_lang", "sentiment", "sentiment_score",
+    "sentiment_confidence", "intent", "topics", "entries", "entry_kinds", "kind",
+    "author_id", "author_username", "author_name", "author_followers", "author_following",
+    "author_posts", "author_verified_type", "author_created_at", "conversation_id",
+    "in_reply_to_user_id", "in_reply_to_username", "replied_to_id", "quoted_id",
+    "retweeted_id", "referenced_author", "hashtags", "mentions", "urls", "cashtags",
+    "retweet_count", "reply_count", "like_count", "quote_count", "bookmark_count",
+    "impression_count", "context_domains", "context_entities", "rule_tags", "source",
+    "received_at", "enriched_at",
+)
+
+DEAD_LETTER_COLUMNS = (
+    "id", "stage", "source", "topic", "partition", "offset", "reason", "payload", "failed_at",
+)
+
+
+def post_kind(p: EnrichedPost) -> str:
+    if p.is_retweet:
+        return "retweet"
+    if p.is_quote:
+        return "quote"
+    if p.is_reply:
+        return "reply"
+    return "post"
+
+
+def _ref_id(p: EnrichedPost, kind: str) -> int:
+    ref = p.reference(kind)  # type: ignore[arg-type]
+    return int(ref.id) if ref else 0
+
+
+def post_row(p: EnrichedPost) -> list[Any]:
+    """The values of one `posts` row, in `POST_COLUMNS` order."""
+    a = p.author
+    m = p.metrics
+    ref = next(iter(p.references), None)
+    return [
+        int(p.id), p.created_at, p.text, p.lang, p.x_lang or "", p.sentiment,
+        p.sentiment_score, p.sentiment_confidence, p.intent, list(p.topics), list(p.entries),
+        list(p.entry_kinds), post_kind(p),
+        int(a.id), a.username, a.name, a.followers_count, a.following_count, a.tweet_count,
+        a.verified_type, a.created_at,
+        int(p.conversation_id) if p.conversation_id else int(p.id),
+        int(p.in_reply_to_user_id) if p.in_reply_to_user_id else 0,
+        p.in_reply_to_username or "",
+        _ref_id(p, "replied_to"), _ref_id(p, "quoted"), _ref_id(p, "retweeted"),
+        (ref.author_username or "") if ref else "",
+        list(p.hashtags), list(p.mentions), list(p.urls), list(p.cashtags),
+        m.retweet_count, m.reply_count, m.like_count, m.quote_count, m.bookmark_count,
+        m.impression_count,
+        [c.domain_name for c in p.context_annotations],
+        [c.entity_name for c in p.context_annotations],
+        list(p.rule_tags), p.source, p.received_at, p.enriched_at,
+    ]
+
+
+def dead_letter_row(d: DeadLetter) -> list[Any]:
+    return [
+        d.id, d.stage, d.source, d.topic or "",
+        -1 if d.partition is None else d.partition,
+        -1 if d.offset is None else d.offset,
+        d.reason, d.payload, d.failed_at,
+    ]

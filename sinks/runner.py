@@ -1,0 +1,217 @@
+"""The sink stage: consume enriched posts and dead letters, write them in batches, then commit.
+
+Offsets are committed only after ClickHouse accepted the batch that contains them, so a crash
+at any point loses nothing (the uncommitted records are read again; writes are idempotent).
+When ClickHouse is unavailable the runner pauses consumption, keeps its buffer and offsets,
+and retries the same batch with exponential backoff; an error that cannot heal stops it.
+
+An enriched record that does not parse is produced to the dead-letter topic (it comes back
+through this same stage into `dead_letters`); a malformed dead letter is stored as one.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
+from pydantic import ValidationError
+
+from sinks.base import Sink, SinkUnavailable
+from veille.kafka import Producer, describe
+from veille.models import DeadLetter, EnrichedPost
+from veille.settings import Settings
+from veille.stats import StatusFile
+
+logger = logging.getLogger(__name__)
+
+
+class SinkRunner:
+    """Runs one sink consumer until `stop()`; `close()` flushes, commits and releases."""
+
+    def __init__(self, settings: Settings, sink: Sink, status: StatusFile | None = None) -> None:
+        self.settings = settings
+        self.sink = sink
+        self.status = status or StatusFile(None, "sink")
+        self.batch_rows = settings.veille.sink_batch_rows
+        self.interval = settings.veille.sink_flush_interval_s
+        self._consumer: Consumer | None = None
+        self._producer: Producer | None = None
+        self._offsets: dict[tuple[str, int], int] = {}
+        self._first_pending_at: float | None = None
+        self._stopping = False
+        self._retry_at = 0.0
+        self._backoff = 0.0
+        self._paused = False
+        self.counters: dict[str, Any] = {
+            # posts and dead_letters count rows written (and committed), not merely consumed
+            "consumed": 0, "posts": 0, "dead_letters": 0, "rejected": 0, "inserts": 0,
+            "commits": 0, "retries": 0, "backoff_s": 0.0, "insert_rows_per_s": 0.0,
+        }
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    def start(self) -> None:
+        k = self.settings.kafka
+        self.sink.start()
+        self._producer = Producer(k, "veille-sink")
+        self._producer.start()
+        self._consumer = Consumer(
+            k.consumer_config(self.settings.veille.sink_group, "veille-sink")
+        )
+        self._consumer.subscribe(
+            [k.enriched_topic, k.dlq_topic], on_revoke=self._on_revoke, on_lost=self._on_lost
+        )
+
+    def stop(self) -> None:
+        self._stopping = True
+
+    def run(self) -> None:
+        """Consume and write until `stop()`. Raises `SinkError` on errors that cannot heal."""
+        assert self._consumer is not None, "start() first"
+        self.status.set_state("running", **self.counters)
+        while not self._stopping:
+            if self._retry_at:
+                self._consumer.poll(0.1)  # paused: keeps the group membership alive
+                if time.monotonic() >= self._retry_at:
+                    self._flush_and_commit()
+                continue
+            room = max(1, self.batch_rows - self.sink.pending)
+            msgs = self._consumer.consume(num_messages=min(room, 5000), timeout=0.2)
+            for msg in msgs:
+                self._handle(msg)
+            if self._due():
+                self._flush_and_commit()
+            self.status.update(**self.counters)
+
+    def close(self, timeout: float = 30.0) -> None:
+        """Write and commit what is buffered (retrying up to `timeout` s), then release."""
+        deadline = time.monotonic() + timeout
+        try:
+            while self._offsets and time.monotonic() < deadline:
+                if self._flush_and_commit():
+                    break
+                time.sleep(max(0.0, min(self._retry_at - time.monotonic(), 1.0)))
+            if self._offsets:
+                logger.error(
+                    "stopping with %d records unwritten; they are not committed and will be "
+                    "read again", self.sink.pending
+                )
+        finally:
+            if self._consumer is not None:
+                self._consumer.close()
+                self._consumer = None
+            if self._producer is not None:
+                self._producer.close()
+                self._producer = None
+            self.status.update(force=True, **self.counters)
+
+    # -- records --------------------------------------------------------------------------
+
+    def _handle(self, msg: Message) -> None:
+        err = msg.error()
+        if err is not None:
+            if err.code() == KafkaError._PARTITION_EOF:
+                return
+            if err.fatal():
+                raise KafkaException(err)
+            logger.warning("consumer error: %s", err.str())
+            return
+        k = self.settings.kafka
+        topic, value = msg.topic(), msg.value() or b""
+        self.counters["consumed"] += 1
+        self._offsets[(topic, msg.partition())] = msg.offset() + 1
+        if self._first_pending_at is None:
+            self._first_pending_at = time.monotonic()
+        if topic == k.enriched_topic:
+            try:
+                self.sink.add_post(EnrichedPost.model_validate_json(value))
+            except (ValidationError, ValueError) as e:
+                self.counters["rejected"] += 1
+                logger.warning("rejected enriched record at %s: %s", describe(msg), e)
+                assert self._producer is not None
+                self._producer.dead_letter(k.dlq_topic, self._dead(msg, f"invalid enriched post: {e}"))
+        else:
+            try:
+                self.sink.add_dead_letter(DeadLetter.from_json(value))
+            except (ValidationError, ValueError) as e:
+                self.sink.add_dead_letter(self._dead(msg, f"malformed dead letter: {e}"))
+
+    @staticmethod
+    def _dead(msg: Message, reason: str) -> DeadLetter:
+        return DeadLetter(
+            stage="sink", source="kafka", reason=reason[:2000], payload=msg.value() or b"",
+            topic=msg.topic(), partition=msg.partition(), offset=msg.offset(),
+        )
+
+    # -- batches --------------------------------------------------------------------------
+
+    def _due(self) -> bool:
+        if not self._offsets:
+            return False
+        if self.sink.pending >= self.batch_rows:
+            return True
+        assert self._first_pending_at is not None
+        return time.monotonic() - self._first_pending_at >= self.interval
+
+    def _flush_and_commit(self) -> bool:
+        """Write the batch then commit its offsets. False (and a retry planned) when the store
+        is unavailable; raises `SinkError` when it cannot heal."""
+        assert self._consumer is not None and self._producer is not None
+        try:
+            self._producer.flush(30)  # dead letters this stage produced are durable first
+            result = self.sink.flush()
+        except SinkUnavailable as e:
+            self._backoff = min(
+                self.settings.veille.sink_retry_max_s,
+                max(e.retry_after, self._backoff * 2 or 0.5),
+            )
+            self._retry_at = time.monotonic() + self._backoff
+            self.counters["retries"] += 1
+            self.counters["backoff_s"] = self._backoff
+            if not self._paused:
+                self._consumer.pause(self._consumer.assignment())
+                self._paused = True
+            logger.warning("sink unavailable, retrying in %.1fs: %s", self._backoff, e)
+            self.status.update(force=True, **self.counters)
+            return False
+        offsets = [TopicPartition(t, p, o) for (t, p), o in self._offsets.items()]
+        self._consumer.commit(offsets=offsets, asynchronous=False)
+        self._offsets.clear()
+        self._first_pending_at = None
+        self._retry_at = 0.0
+        self._backoff = 0.0
+        if self._paused:
+            self._consumer.resume(self._consumer.assignment())
+            self._paused = False
+        self.counters["posts"] += result.posts
+        self.counters["dead_letters"] += result.dead_letters
+        self.counters["inserts"] += result.inserts
+        self.counters["commits"] += 1
+        self.counters["backoff_s"] = 0.0
+        if result.elapsed_s > 0:
+            rows = result.posts + result.dead_letters
+            self.counters["insert_rows_per_s"] = round(rows / result.elapsed_s)
+        logger.info(
+            "flushed posts=%d dead_letters=%d inserts=%d elapsed_s=%.3f",
+            result.posts, result.dead_letters, result.inserts, result.elapsed_s,
+        )
+        return True
+
+    def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        if self._offsets and not self._flush_and_commit():
+            self._drop()
+
+    def _on_lost(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        self._drop()
+
+    def _drop(self) -> None:
+        """Forget the buffer: its partitions go to another owner, which re-reads them."""
+        logger.warning("partitions revoked with %d records unwritten; their next owner re-reads "
+                       "them", self.sink.pending)
+        self.sink.discard()
+        self._offsets.clear()
+        self._first_pending_at = None
+        self._retry_at = 0.0
+        self._paused = False

@@ -1,0 +1,60 @@
+"""Small builders of valid posts for tests (X payloads, parsed posts, enriched posts)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from veille.models import EnrichedPost, Post, parse_stream_payload
+
+REPO = Path(__file__).resolve().parent.parent
+SAMPLE = REPO / "ingest" / "samples" / "sample.ndjson"
+
+
+def x_payload(
+    post_id: int,
+    text: str = "Hello @orbital_care",
+    *,
+    created_at: datetime | None = None,
+    author_id: str = "1001",
+    username: str = "someone",
+    lang: str = "en",
+    **data: Any,
+) -> dict[str, Any]:
+    """A minimal valid X API v2 stream payload."""
+    created = created_at or datetime(2026, 11, 20, 9, 0, tzinfo=UTC) + timedelta(seconds=post_id)
+    return {
+        "data": {
+            "id": str(post_id),
+            "text": text,
+            "created_at": created.strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+            "author_id": author_id,
+            "lang": lang,
+            "conversation_id": str(post_id),
+            **data,
+        },
+        "includes": {
+            "users": [{"id": author_id, "username": username, "name": username.title(),
+                       "public_metrics": {"followers_count": 120, "following_count": 80,
+                                          "tweet_count": 900}}]
+        },
+        "matching_rules": [{"id": "1", "tag": "brand:Orbital Telecom"}],
+    }
+
+
+def make_post(post_id: int, text: str = "Hello @orbital_care", **kw: Any) -> Post:
+    return parse_stream_payload(json.dumps(x_payload(post_id, text, **kw)), source="test")
+
+
+def make_enriched(post_id: int, text: str = "Hello @orbital_care", *,
+                  entries: tuple[str, ...] = ("Orbital Telecom",),
+                  kinds: tuple[str, ...] = ("brand",), topics: tuple[str, ...] = (),
+                  sentiment: str = "neutral", lang: str = "en", **kw: Any) -> EnrichedPost:
+    post = make_post(post_id, text, **kw)
+    return EnrichedPost.model_validate({
+        **post.model_dump(), "lang": lang, "sentiment": sentiment, "sentiment_score": 0.0,
+        "sentiment_confidence": 0.6, "topics": topics, "intent": "other", "entries": entries,
+        "entry_kinds": kinds,
+    })

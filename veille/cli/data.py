@@ -1,0 +1,135 @@
+"""`veille query`, `veille rules`, `veille db migrate`: reading what veille stores and watches."""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from veille.cli.common import DATA_DIR_HELP, WATCH_HELP, errors, fail, settings, watch_config
+
+db_app = typer.Typer(no_args_is_help=True, help="ClickHouse schema.")
+
+
+class Format(str, Enum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+
+
+def _client(data_dir: Path | None) -> Any:
+    from sinks.base import SinkError
+    from sinks.clickhouse import connect
+
+    s = settings(data_dir=data_dir)
+    path = s.veille.clickhouse_path()
+    if not s.clickhouse.url and not path.exists():
+        fail(f"no data in {path}: run `veille up` first, or set CLICKHOUSE_URL")
+    with errors(SinkError):
+        return connect(s.clickhouse, path)
+
+
+def _param(values: list[str]) -> dict[str, str]:
+    out = {}
+    for v in values:
+        key, sep, val = v.partition("=")
+        if not sep or not key:
+            fail(f"--param takes key=value, got {v!r}")
+        out[key.strip()] = val
+    return out
+
+
+def query(
+    name: Annotated[str | None, typer.Argument(help="query name; omit to list them")] = None,
+    param: Annotated[list[str] | None, typer.Option("--param", "-p",
+                     help="parameter as key=value (repeatable)")] = None,
+    data_dir: Annotated[Path | None, typer.Option(help=DATA_DIR_HELP)] = None,
+    format: Annotated[Format, typer.Option("--format", "-f", help="output format")] = Format.table,
+) -> None:
+    """Run a named trend query against the stored posts.
+
+    Example: veille query mentions_over_time --param interval_s=60 --format json
+    """
+    from sinks import queries
+
+    if name is None:
+        table = Table("query", "what it answers", "parameters")
+        for q in queries.available().values():
+            table.add_row(q.name, q.description,
+                          ", ".join(f"{p.name}={p.default!r}" for p in q.params))
+        Console().print(table)
+        return
+    with errors(queries.QueryError):
+        queries.get(name).bind(_param(param or []))  # unknown names fail before opening chDB
+        client = _client(data_dir)
+        try:
+            columns, rows = queries.run(client, name, _param(param or []))
+        finally:
+            client.close()
+    if format is Format.json:
+        print(json.dumps([dict(zip(columns, r, strict=True)) for r in rows], ensure_ascii=False))
+    elif format is Format.csv:
+        w = csv.writer(sys.stdout)
+        w.writerow(columns)
+        w.writerows(rows)
+    else:
+        table = Table(*columns, title=name, title_justify="left")
+        for r in rows:
+            table.add_row(*(", ".join(map(str, v)) if isinstance(v, list) else str(v) for v in r))
+        Console().print(table)
+
+
+def rules(
+    watch: Annotated[Path | None, typer.Option(help=WATCH_HELP)] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="one JSON array of {value, tag}")] = False,
+    max_length: Annotated[int, typer.Option(help="longest rule X accepts on your plan")] = 1024,
+) -> None:
+    """Print the X filtered-stream rules compiled from the watch configuration.
+
+    Example: veille rules --watch watch.yaml --json
+    """
+    from veille.watch import WatchConfigError, compile_rules
+
+    cfg = watch_config(settings(watch=watch))
+    with errors(WatchConfigError):
+        compiled = compile_rules(cfg, max_length=max_length)
+    if json_out:
+        print(json.dumps([{"value": r.value, "tag": r.tag} for r in compiled], ensure_ascii=False))
+        return
+    table = Table("tag", "rule", "chars", title=f"{len(compiled)} X filtered-stream rules",
+                  title_justify="left")
+    for r in compiled:
+        table.add_row(r.tag, r.value, str(len(r.value)))
+    Console().print(table)
+
+
+@db_app.command("migrate")
+def migrate(
+    data_dir: Annotated[Path | None, typer.Option(help=DATA_DIR_HELP)] = None,
+) -> None:
+    """Apply the pending ClickHouse migrations (the sink also does it when it starts).
+
+    Example: CLICKHOUSE_URL=http://localhost:8123 veille db migrate
+    """
+    from sinks.base import SinkError
+    from sinks.clickhouse import connect
+    from sinks.migrate import migrate as apply
+
+    s = settings(data_dir=data_dir)
+    with errors(SinkError):
+        client = connect(s.clickhouse, s.veille.clickhouse_path())
+        try:
+            ran = apply(client)
+        finally:
+            client.close()
+    for mg in ran:
+        print(f"applied {mg.version:04d}_{mg.name}")
+    if not ran:
+        print("schema is up to date")

@@ -1,0 +1,62 @@
+"""`veille enrich`: enrichment of texts, without Kafka (one JSON object per input line)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, TextIO
+
+import typer
+
+from veille.cli.common import WATCH_HELP, errors, settings, watch_config
+
+BATCH = 512
+
+
+def _texts(fh: TextIO) -> list[tuple[str, str | None]]:
+    """(text, X lang) per line: a plain line is the text; a JSON object gives `text`/`lang`."""
+    out: list[tuple[str, str | None]] = []
+    for line in fh:
+        line = line.rstrip("\n")
+        if line.startswith("{"):
+            try:
+                obj = json.loads(line)
+                if isinstance(obj, dict) and isinstance(obj.get("text"), str):
+                    out.append((obj["text"], obj.get("lang")))
+                    continue
+            except ValueError:
+                pass
+        out.append((line, None))
+    return out
+
+
+def enrich(
+    file: Annotated[Path | None, typer.Argument(help="texts, one per line (or JSON lines with "
+                    "a `text` field); default: stdin")] = None,
+    sentiment: Annotated[str | None, typer.Option(help="sentiment backend: fast|accurate")] = None,
+    watch: Annotated[Path | None, typer.Option(help=WATCH_HELP)] = None,
+) -> None:
+    """Enrich texts: language, sentiment, topics, intent, watch entries; JSON lines out.
+
+    Example: echo "@orbital_care toujours pas de réseau, c'est inadmissible" | veille enrich
+    """
+    from processors.enrich.enricher import Enricher
+
+    s = settings(watch=watch)
+    enricher = Enricher(watch_config(s), sentiment or s.veille.sentiment_backend)
+    with errors(FileNotFoundError, ValueError, NotImplementedError):
+        enricher.load()
+        fh = file.open(encoding="utf-8", errors="replace") if file else sys.stdin
+        try:
+            items = _texts(fh)
+        finally:
+            if file:
+                fh.close()
+    out = sys.stdout
+    for start in range(0, len(items), BATCH):
+        chunk = items[start : start + BATCH]
+        results = enricher.enrich_texts([t for t, _ in chunk], [lang for _, lang in chunk])
+        for (text, _), r in zip(chunk, results, strict=True):
+            out.write(json.dumps({"text": text, **r.as_dict()}, ensure_ascii=False) + "\n")
+    out.flush()

@@ -1,0 +1,176 @@
+"""`veille ingest`, `veille process`, `veille sink`: each stage alone, as docker-compose runs them.
+
+Each needs `KAFKA_BOOTSTRAP_SERVERS`; `veille sink` writes to `CLICKHOUSE_URL` or, unset, to
+chDB under `--data-dir`. SIGTERM or Ctrl-C stops a stage cleanly: the ingest producer flushes,
+the processor finishes its batch, the sink writes and commits what it holds.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from veille.cli.common import DATA_DIR_HELP, WATCH_HELP, errors, fail, settings, watch_config
+from veille.settings import Settings
+from veille.stats import StatusFile
+
+logger = logging.getLogger(__name__)
+
+STATUS_HELP = "write this stage's status (JSON) to this file while it runs"
+
+
+class SourceName(str, Enum):
+    synthetic = "synthetic"
+    replay = "replay"
+    x = "x"
+
+
+def _on_signals(stop: Any) -> None:
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop())
+
+
+def build_source(
+    name: SourceName, s: Settings, *, inputs: list[Path] | None, rate: float | None,
+    seed: int, count: int | None, speed: float | None, scenario: str,
+) -> Any:
+    """The source named on the command line, validated (no I/O yet)."""
+    if name is SourceName.synthetic:
+        from ingest.synthetic import SyntheticSource
+
+        try:
+            return SyntheticSource(watch_config(s), rate=rate, seed=seed, count=count,
+                                   scenario=scenario)
+        except ValueError as e:
+            fail(str(e))
+    if name is SourceName.replay:
+        from ingest.replay import ReplaySource
+
+        if not inputs:
+            fail("--source replay needs --input FILE (NDJSON of X API v2 payloads)")
+        return ReplaySource(inputs, speed=speed)
+    fail("the x source (the X API v2 filtered stream) is not available in this version; "
+         "use --source synthetic or --source replay")
+
+
+def ingest(
+    source: Annotated[SourceName, typer.Option(help="where posts come from")] = SourceName.synthetic,
+    input: Annotated[list[Path] | None, typer.Option("--input", "-i",
+                     help="NDJSON file(s) of X API v2 payloads, for --source replay")] = None,
+    rate: Annotated[float | None, typer.Option(help="synthetic posts per second "
+                    "(0: as fast as possible)")] = 100.0,
+    seed: Annotated[int, typer.Option(help="synthetic: random seed (reproducible output)")] = 0,
+    count: Annotated[int | None, typer.Option(help="synthetic: stop after N posts")] = None,
+    speed: Annotated[float | None, typer.Option(help="replay: speed factor of the original "
+                     "timing (2 = twice as fast); unset: as fast as possible")] = None,
+    scenario: Annotated[str, typer.Option(help="synthetic: scenario")] = "calm",
+    duration: Annotated[float | None, typer.Option(help="stop after S seconds")] = None,
+    watch: Annotated[Path | None, typer.Option(help=WATCH_HELP)] = None,
+    status_file: Annotated[Path | None, typer.Option(help=STATUS_HELP, hidden=True)] = None,
+) -> None:
+    """Read a source and produce its posts to the raw topic (bad input to the dead-letter topic).
+
+    Example: KAFKA_BOOTSTRAP_SERVERS=localhost:9092 veille ingest --source replay -i posts.ndjson
+    """
+    from ingest.runner import IngestRunner
+    from veille.kafka import DeliveryError
+
+    s = settings(watch=watch)
+    with errors(ValueError):
+        s.kafka.servers  # noqa: B018 - fail early and clearly when no broker is configured
+    src = build_source(source, s, inputs=input, rate=rate or None, seed=seed, count=count,
+                       speed=speed, scenario=scenario)
+    status = StatusFile(status_file, "ingest")
+    runner = IngestRunner(s, src, status)
+    _on_signals(runner.stop)
+    if duration:
+        timer = threading.Timer(duration, runner.stop)
+        timer.daemon = True
+        timer.start()
+    with errors(FileNotFoundError, DeliveryError, OSError):
+        try:
+            runner.start()
+            counters = runner.run()
+        finally:
+            try:
+                runner.close()
+            finally:
+                status.set_state("stopped")
+    logger.info("ingest done %s", " ".join(f"{k}={v}" for k, v in counters.items()))
+
+
+def process(
+    watch: Annotated[Path | None, typer.Option(help=WATCH_HELP)] = None,
+    sentiment: Annotated[str | None, typer.Option(help="sentiment backend: fast|accurate")] = None,
+    data_dir: Annotated[Path | None, typer.Option(help="where Faust keeps local state")] = None,
+    status_file: Annotated[Path | None, typer.Option(help=STATUS_HELP, hidden=True)] = None,
+) -> None:
+    """Run the Faust worker that enriches raw posts into the enriched topic.
+
+    Example: KAFKA_BOOTSTRAP_SERVERS=localhost:9092 veille process
+    """
+    import faust
+
+    from processors.app import create_app
+    from processors.enrich.agent import register
+    from processors.enrich.enricher import Enricher
+
+    s = settings(data_dir=data_dir, watch=watch)
+    with errors(ValueError):
+        s.kafka.servers  # noqa: B018
+    status = StatusFile(status_file, "process")
+    enricher = Enricher(watch_config(s), sentiment or s.veille.sentiment_backend)
+    with errors(FileNotFoundError, ValueError, NotImplementedError):
+        enricher.load()
+    app = create_app(s)
+    register(app, s, enricher, status)
+    level = logging.getLevelName(logging.getLogger().level).lower()
+    worker = faust.Worker(app, loglevel="warn" if level == "warning" else level[:4],
+                          quiet=True, redirect_stdouts=False, override_logging=False)
+    try:
+        worker.execute_from_commandline()
+    finally:
+        status.set_state("stopped")
+
+
+def sink(
+    data_dir: Annotated[Path | None, typer.Option(help=DATA_DIR_HELP)] = None,
+    status_file: Annotated[Path | None, typer.Option(help=STATUS_HELP, hidden=True)] = None,
+) -> None:
+    """Write enriched posts and dead letters to ClickHouse in batches (migrating it first).
+
+    Example: KAFKA_BOOTSTRAP_SERVERS=localhost:9092 CLICKHOUSE_URL=http://localhost:8123 veille sink
+    """
+    from sinks.base import SinkError
+    from sinks.runner import SinkRunner
+    from sinks.writer import ClickHouseSink
+
+    s = settings(data_dir=data_dir)
+    with errors(ValueError):
+        s.kafka.servers  # noqa: B018
+    status = StatusFile(status_file, "sink")
+    ch = ClickHouseSink(s.clickhouse, s.veille.clickhouse_path(),
+                        chunk_rows=s.veille.sink_batch_rows)
+    runner = SinkRunner(s, ch, status)
+    _on_signals(runner.stop)
+    with errors(SinkError):
+        try:
+            runner.start()
+            before = (ch.count_posts(), ch.count_dead_letters())
+            status.update(force=True, stored_before=before[0])
+            runner.run()
+        except BaseException:
+            status.set_state("failed")
+            raise
+        finally:
+            runner.close()
+        after = (ch.count_posts(), ch.count_dead_letters())
+        status.set_state("stopped", stored=after[0] - before[0],
+                         dead_lettered=after[1] - before[1], stored_total=after[0])
+        ch.close()

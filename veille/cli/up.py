@@ -1,0 +1,125 @@
+"""`veille up`: the whole pipeline on this machine, with live progress and a final summary."""
+
+from __future__ import annotations
+
+import json
+import signal
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+
+from veille.cli.common import DATA_DIR_HELP, WATCH_HELP, fail, settings
+from veille.cli.stages import SourceName
+from veille.pipeline import Pipeline, PipelineError, UpOptions
+
+console = Console(stderr=True)
+
+_COLUMNS = {
+    "ingest": ("ingested", "produced", "dead_lettered"),
+    "process": ("consumed", "enriched", "dead_lettered", "enrich_posts_per_s"),
+    "sink": ("posts", "dead_letters", "inserts", "insert_rows_per_s", "retries"),
+}
+
+
+def _progress(p: Pipeline, phase: str) -> Table:
+    table = Table(title=f"veille up — {phase}", title_justify="left", expand=False)
+    table.add_column("stage")
+    table.add_column("state")
+    table.add_column("figures")
+    for name in ("ingest", "process", "sink"):
+        st = p.statuses().get(name, {})
+        figures = "  ".join(f"{k}={st[k]}" for k in _COLUMNS[name] if k in st)
+        table.add_row(name, str(st.get("state", "starting")), figures)
+    return table
+
+
+def up(
+    source: Annotated[SourceName, typer.Option(help="where posts come from")] = SourceName.synthetic,
+    input: Annotated[list[Path] | None, typer.Option("--input", "-i",
+                     help="NDJSON file of X API v2 payloads that --source replay reads")] = None,
+    scenario: Annotated[str, typer.Option(help="synthetic scenario")] = "calm",
+    rate: Annotated[float, typer.Option(help="synthetic posts per second (0: unpaced)")] = 100.0,
+    duration: Annotated[float | None, typer.Option(help="stop after S seconds "
+                        "(default: Ctrl-C, or the end of a replayed file)")] = None,
+    data_dir: Annotated[Path | None, typer.Option(help=DATA_DIR_HELP)] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="print the summary as one JSON "
+                        "object on the last line")] = False,
+    seed: Annotated[int, typer.Option(help="synthetic: random seed")] = 0,
+    count: Annotated[int | None, typer.Option(help="synthetic: stop after N posts")] = None,
+    speed: Annotated[float | None, typer.Option(help="replay: speed factor of the original "
+                     "timing; unset: as fast as possible")] = None,
+    watch: Annotated[Path | None, typer.Option(help=WATCH_HELP)] = None,
+    sentiment: Annotated[str | None, typer.Option(help="sentiment backend: fast|accurate")] = None,
+) -> None:
+    """Run the whole pipeline: source -> Kafka -> Faust enrichment -> ClickHouse.
+
+    Starts a local Kafka broker and chDB unless KAFKA_BOOTSTRAP_SERVERS / CLICKHOUSE_URL name
+    real ones, stops cleanly after --duration (or Ctrl-C) with everything flushed, and prints
+    what was ingested, enriched, stored and dead-lettered.
+
+    Example: veille up --source synthetic --rate 200 --duration 30 --json
+    """
+    if source is SourceName.replay and not input:
+        fail("--source replay needs --input FILE")
+    s = settings(data_dir=data_dir, watch=watch)
+    options = UpOptions(source=source.value, inputs=list(input or []), scenario=scenario,
+                        rate=rate or None, seed=seed, count=count, speed=speed,
+                        duration=duration, watch=watch, sentiment=sentiment)
+    pipeline = Pipeline(s, options)
+    previous = signal.signal(signal.SIGTERM, lambda *_: _interrupt())
+    summary: dict[str, Any] = {}
+    try:
+        with Live(console=console, refresh_per_second=4, transient=json_out) as live:
+            def tick(phase: str) -> Any:
+                return lambda p: live.update(_progress(p, phase))
+
+            try:
+                pipeline.start()
+                try:
+                    pipeline.run(on_tick=tick("running (Ctrl-C stops cleanly)"))
+                except KeyboardInterrupt:
+                    pass
+                pipeline.stop_ingest()
+                try:
+                    drained = pipeline.drain(on_tick=tick("draining"))
+                except KeyboardInterrupt:
+                    drained = False
+                if not drained:
+                    console.print("[yellow]warning:[/] stopped before the sink wrote every "
+                                  "ingested record")
+                live.update(_progress(pipeline, "stopping"))
+                pipeline.stop()
+                live.update(_progress(pipeline, "stopped"))
+            except PipelineError as e:
+                pipeline.stop()
+                fail(str(e), code=1)
+            except Exception:
+                pipeline.stop()
+                raise
+        summary = pipeline.summary()
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    if not summary.get("complete"):
+        fail(f"the run did not complete: {summary}", code=1)
+    _print_summary(summary, json_out)
+
+
+def _interrupt() -> None:
+    raise KeyboardInterrupt
+
+
+def _print_summary(summary: dict[str, Any], json_out: bool) -> None:
+    out = Console()
+    table = Table(title="summary", title_justify="left", show_header=False)
+    for key in ("ingested", "enriched", "stored", "dead_lettered", "stored_total",
+                "ingest_seconds"):
+        table.add_row(key, str(summary[key]))
+    (console if json_out else out).print(table)
+    if not json_out:
+        out.print(f"query it: veille query mentions_over_time --data-dir {summary['data_dir']}")
+    else:
+        print(json.dumps(summary))

