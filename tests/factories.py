@@ -24,7 +24,7 @@ def x_payload(
     **data: Any,
 ) -> dict[str, Any]:
     """A minimal valid X API v2 stream payload."""
-    created = created_at or datetime(2026, 11, 20, 9, 0, tzinfo=UTC) + timedelta(seconds=post_id)
+    created = created_at or datetime(2026, 11, 20, 9, 0, tzinfo=UTC) + timedelta(seconds=post_id % 86_400)
     return {
         "data": {
             "id": str(post_id),
@@ -32,8 +32,7 @@ def x_payload(
             "created_at": created.strftime("%Y-%m-%dT%H:%M:%S.000Z"),
             "author_id": author_id,
             "lang": lang,
-            "conversation_id": str(post_id),
-            **data,
+            **({"conversation_id": str(post_id)} | data),
         },
         "includes": {
             "users": [{"id": author_id, "username": username, "name": username.title(),

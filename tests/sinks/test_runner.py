@@ -1,0 +1,128 @@
+"""The sink stage against the real local broker and chDB: commit after insert, catch up after
+an outage, bad records dead-lettered."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from confluent_kafka import Consumer, TopicPartition
+from factories import make_enriched
+
+from sinks.base import FlushResult, SinkUnavailable
+from sinks.runner import SinkRunner
+from sinks.writer import ClickHouseSink
+from veille.kafka import Producer, ensure_topics
+from veille.models import DeadLetter
+from veille.settings import Settings
+
+
+def _produce(settings: Settings, records: list[tuple[str, bytes | None, bytes]]) -> None:
+    p = Producer(settings.kafka, "test")
+    p.start()
+    for topic, key, value in records:
+        p.produce(topic, value, key=key)
+    p.close()
+
+
+def _run_until(runner: SinkRunner, done: Callable[[], bool], timeout: float = 60) -> None:
+    t = threading.Thread(target=runner.run, daemon=True)
+    t.start()
+    deadline = time.monotonic() + timeout
+    try:
+        while not done():
+            assert t.is_alive(), "runner stopped by itself"
+            assert time.monotonic() < deadline, f"timed out; counters={runner.counters}"
+            time.sleep(0.1)
+    finally:
+        runner.stop()
+        t.join(30)
+        runner.close()
+
+
+def _committed(settings: Settings, topic: str) -> int:
+    c = Consumer(settings.kafka.consumer_config(settings.veille.sink_group, "probe"))
+    try:
+        parts = [TopicPartition(topic, p) for p in range(settings.kafka.partitions)]
+        return sum(max(tp.offset, 0) for tp in c.committed(parts, timeout=10))
+    finally:
+        c.close()
+
+
+def test_writes_posts_and_dead_letters_then_commits(settings: Settings, ch: Any) -> None:
+    k = settings.kafka
+    ensure_topics(k, [k.enriched_topic, k.dlq_topic])
+    posts = [make_enriched(1000 + i) for i in range(300)]
+    records: list[tuple[str, bytes | None, bytes]] = [
+        (k.enriched_topic, p.key, p.model_dump_json().encode()) for p in posts
+    ]
+    records.append((k.enriched_topic, b"bad", b'{"id": "not a post"}'))
+    dl = DeadLetter(stage="ingest", source="replay:f:1", reason="invalid JSON", payload=b"{oops")
+    records.append((k.dlq_topic, dl.key, dl.model_dump_json().encode()))
+    records.append((k.dlq_topic, None, b"\xff not even a dead letter"))
+    _produce(settings, records)
+
+    sink = ClickHouseSink(settings.clickhouse, client=ch)
+    runner = SinkRunner(settings, sink)
+    runner.start()
+    _run_until(runner, lambda: ch.command("SELECT uniqExact(id) FROM dead_letters") >= 3
+               and ch.command("SELECT uniqExact(id) FROM posts") >= 300)
+
+    assert ch.command("SELECT count() FROM posts FINAL") == 300
+    reasons = {r[0]: r[1] for r in ch.query(
+        "SELECT stage, reason FROM dead_letters FINAL").result_rows}
+    # the malformed enriched record went round through the dead-letter topic, with its reason
+    assert set(reasons) == {"ingest", "sink"}
+    stages = ch.query("SELECT stage, reason FROM dead_letters FINAL ORDER BY reason").result_rows
+    assert any("invalid enriched post" in r for _, r in stages)
+    assert any("malformed dead letter" in r for _, r in stages)
+    assert _committed(settings, k.enriched_topic) == 301
+    assert _committed(settings, k.dlq_topic) == 3
+
+
+class _OutageSink(ClickHouseSink):
+    """Refuses every flush until `healthy` is set, like a ClickHouse that is down."""
+
+    def __init__(self, *a: Any, **kw: Any) -> None:
+        super().__init__(*a, **kw)
+        self.healthy = threading.Event()
+        self.refused = 0
+
+    def flush(self) -> FlushResult:
+        if not self.healthy.is_set():
+            self.refused += 1
+            raise SinkUnavailable("connection refused", retry_after=0.1)
+        return super().flush()
+
+
+def test_outage_keeps_offsets_uncommitted_and_catches_up(settings: Settings, ch: Any) -> None:
+    k = settings.kafka
+    ensure_topics(k, [k.enriched_topic, k.dlq_topic])
+    posts = [make_enriched(5000 + i) for i in range(200)]
+    _produce(settings, [(k.enriched_topic, p.key, p.model_dump_json().encode()) for p in posts])
+
+    sink = _OutageSink(settings.clickhouse, client=ch)
+    runner = SinkRunner(settings, sink)
+    runner.start()
+    t = threading.Thread(target=runner.run, daemon=True)
+    t.start()
+    try:
+        deadline = time.monotonic() + 60
+        while sink.refused < 4:
+            assert time.monotonic() < deadline and t.is_alive()
+            time.sleep(0.05)
+        assert _committed(settings, k.enriched_topic) == 0
+        assert ch.command("SELECT count() FROM posts") == 0
+        assert runner.counters["retries"] >= 4
+        sink.healthy.set()
+        while ch.command("SELECT uniqExact(id) FROM posts") < 200:
+            assert time.monotonic() < deadline and t.is_alive()
+            time.sleep(0.1)
+    finally:
+        runner.stop()
+        t.join(30)
+        runner.close()
+    assert ch.command("SELECT count() FROM posts FINAL") == 200
+    assert _committed(settings, k.enriched_topic) == 200

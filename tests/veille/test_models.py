@@ -1,0 +1,104 @@
+"""Parsing X API v2 payloads into posts; errors name the field; dead letters round-trip."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from factories import x_payload
+
+from veille.models import DeadLetter, EnrichedPost, InvalidPayload, Post, parse_stream_payload
+
+
+def test_full_payload_keeps_x_fields() -> None:
+    payload = x_payload(
+        1860000000000000001,
+        "RT @orbital: Orbital lance la #5G à Lyon https://t.co/abc $ORB",
+        lang="fr",
+        conversation_id="1860000000000000000",
+        referenced_tweets=[{"type": "retweeted", "id": "1860000000000000000"}],
+        entities={
+            "hashtags": [{"start": 30, "end": 33, "tag": "5G"}],
+            "mentions": [{"start": 3, "end": 11, "username": "orbital", "id": "42"}],
+            "urls": [{"start": 43, "end": 66, "url": "https://t.co/abc",
+                      "expanded_url": "https://orbital.example/5g"}],
+            "cashtags": [{"start": 67, "end": 71, "tag": "ORB"}],
+        },
+        public_metrics={"retweet_count": 5, "reply_count": 0, "like_count": 1, "quote_count": 0,
+                        "impression_count": 40},
+        context_annotations=[{"domain": {"id": "47", "name": "Brand", "description": "x"},
+                              "entity": {"id": "10", "name": "Orbital"}}],
+    )
+    payload["includes"]["users"].append({"id": "42", "username": "orbital", "name": "Orbital",
+                                          "verified": True, "verified_type": "business"})
+    payload["includes"]["tweets"] = [{"id": "1860000000000000000", "text": "Orbital lance la #5G",
+                                       "author_id": "42"}]
+    post = parse_stream_payload(json.dumps(payload).encode(), source="replay")
+    assert post.id == "1860000000000000001" and post.x_lang == "fr"
+    assert post.is_retweet and not post.is_reply
+    assert post.reference("retweeted").author_username == "orbital"  # type: ignore[union-attr]
+    assert post.reference("retweeted").text == "Orbital lance la #5G"  # type: ignore[union-attr]
+    assert post.hashtags == ("5G",) and post.mentions == ("orbital",) and post.cashtags == ("ORB",)
+    assert post.urls == ("https://orbital.example/5g",)
+    assert post.metrics.impression_count == 40
+    assert post.context_annotations[0].entity_name == "Orbital"
+    assert post.rule_tags == ("brand:Orbital Telecom",)
+    assert post.author.followers_count == 120 and post.created_at.tzinfo is not None
+    assert Post.model_validate_json(post.model_dump_json()) == post
+
+
+def test_long_post_uses_note_tweet_text() -> None:
+    long = "Orbital " * 60
+    payload = x_payload(7, "Orbital Orbital… https://t.co/x",
+                        note_tweet={"text": long, "entities": {"hashtags": [{"tag": "long"}]}})
+    post = parse_stream_payload(json.dumps(payload))
+    assert post.text == long and post.hashtags == ("long",)
+
+
+@pytest.mark.parametrize(
+    ("mutate", "field"),
+    [
+        (lambda p: p["data"].pop("created_at"), "data.created_at"),
+        (lambda p: p["data"].update(created_at="yesterday"), "data.created_at"),
+        (lambda p: p["data"].update(id="abc"), "data.id"),
+        (lambda p: p["data"].update(text=None), "data.text"),
+        (lambda p: p["data"].update(text="x" * 30_000), "data.text"),
+        (lambda p: p["includes"].update(users=[]), "includes.users"),
+        (lambda p: p["data"].update(public_metrics={"like_count": -1}), "public_metrics"),
+        (lambda p: p.pop("data"), "data"),
+        (lambda p: p["data"].update(referenced_tweets=[{"type": "liked", "id": "1"}]),
+         "referenced_tweets"),
+    ],
+)
+def test_invalid_payload_names_the_field(mutate, field) -> None:  # type: ignore[no-untyped-def]
+    payload = x_payload(5)
+    mutate(payload)
+    with pytest.raises(InvalidPayload) as err:
+        parse_stream_payload(json.dumps(payload))
+    assert field in str(err.value)
+
+
+@pytest.mark.parametrize("raw", [b"", b"{", b"[]", b"null", b"\xff\xfe", b'{"data": 3}'])
+def test_garbage_is_invalid_payload(raw: bytes) -> None:
+    with pytest.raises(InvalidPayload, match="invalid X post payload"):
+        parse_stream_payload(raw)
+
+
+def test_dead_letter_round_trips_bytes_and_has_stable_id() -> None:
+    dl = DeadLetter(stage="process", source="kafka", reason="bad", payload=b"\x00\xffabc",
+                    topic="tweets.raw", partition=1, offset=42)
+    again = DeadLetter.from_json(dl.model_dump_json())
+    assert again.payload == b"\x00\xffabc" and again.offset == 42
+    assert again.id == dl.id
+    assert DeadLetter(stage="process", source="kafka", reason="other reason", payload=b"x",
+                      topic="tweets.raw", partition=1, offset=43).id != dl.id
+
+
+def test_enriched_post_refuses_unknown_labels() -> None:
+    post = parse_stream_payload(json.dumps(x_payload(9)))
+    base = {**post.model_dump(), "lang": "en", "sentiment_score": 0.1,
+            "sentiment_confidence": 0.5}
+    with pytest.raises(ValueError, match="sentiment"):
+        EnrichedPost.model_validate({**base, "sentiment": "angry"})
+    with pytest.raises(ValueError, match="sentiment_score"):
+        EnrichedPost.model_validate({**base, "sentiment": "neutral", "sentiment_score": 3})
