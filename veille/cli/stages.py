@@ -36,6 +36,14 @@ def _on_signals(stop: Any) -> None:
         signal.signal(sig, lambda *_: stop())
 
 
+def _ensure_topics(s: Settings) -> None:
+    from veille.kafka import DeliveryError, ensure_topics
+
+    k = s.kafka
+    with errors(DeliveryError):
+        ensure_topics(k, [k.raw_topic, k.enriched_topic, k.dlq_topic])
+
+
 def build_source(
     name: SourceName, s: Settings, *, inputs: list[Path] | None, rate: float | None,
     seed: int, count: int | None, speed: float | None, scenario: str,
@@ -89,6 +97,7 @@ def ingest(
     status = StatusFile(status_file, "ingest")
     runner = IngestRunner(s, src, status)
     _on_signals(runner.stop)
+    _ensure_topics(s)
     if duration:
         timer = threading.Timer(duration, runner.stop)
         timer.daemon = True
@@ -159,6 +168,7 @@ def sink(
                         chunk_rows=s.veille.sink_batch_rows)
     runner = SinkRunner(s, ch, status)
     _on_signals(runner.stop)
+    _ensure_topics(s)
     with errors(SinkError):
         try:
             runner.start()

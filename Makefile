@@ -1,0 +1,34 @@
+# veille — one virtual environment, two entry points (see README.md).
+#   make run    set up, run the pipeline 30 s on synthetic posts, show a trend query
+#   make test   set up, run the whole test suite against the real local broker and chDB
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+DATA   ?= .veille
+
+.PHONY: setup run test lint clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+run: setup
+	$(BIN)/veille up --source synthetic --rate 200 --duration 30 --data-dir $(DATA)
+	$(BIN)/veille query mentions_over_time --param interval_s=10 --data-dir $(DATA)
+	$(BIN)/veille query sentiment_by_brand --data-dir $(DATA)
+
+test: setup
+	$(BIN)/python -m pytest
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/mypy veille ingest processors sinks
+
+clean:
+	rm -rf $(VENV) $(DATA) .pytest_cache .mypy_cache .ruff_cache *.egg-info
