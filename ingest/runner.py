@@ -23,7 +23,9 @@ logger = logging.getLogger(__name__)
 class IngestRunner:
     """Moves records from one source to Kafka until the source ends or `stop()` is called."""
 
-    def __init__(self, settings: Settings, source: Source, status: StatusFile | None = None) -> None:
+    def __init__(
+        self, settings: Settings, source: Source, status: StatusFile | None = None
+    ) -> None:
         self.settings = settings
         self.source = source
         self.status = status or StatusFile(None, "ingest")

@@ -1,0 +1,355 @@
+"""The synthetic source and the bundled NDJSON sample: valid X payloads, realistic, reproducible."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from importlib import resources
+from itertools import islice
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import ingest
+from ingest import synthetic
+from ingest.base import Source
+from ingest.synthetic import SyntheticPost, SyntheticSource
+from veille.models import Post, parse_stream_payload
+from veille.text import fold
+from veille.watch import WatchConfig, WatchMatcher, load_watch, parse_watch
+
+START = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
+N = 5000
+SAMPLE = Path(ingest.__file__).parent / "samples" / "sample.ndjson"
+
+
+@pytest.fixture(scope="module")
+def watch() -> WatchConfig:
+    return load_watch(Path(str(resources.files("veille") / "data" / "watch.yaml")))
+
+
+@pytest.fixture(scope="module")
+def generated(watch: WatchConfig) -> list[SyntheticPost]:
+    src = SyntheticSource(watch, rate=None, seed=7, start_time=START)
+    return list(islice(src.posts(), N))
+
+
+@pytest.fixture(scope="module")
+def parsed(generated: list[SyntheticPost]) -> list[Post]:
+    return [parse_stream_payload(p.payload, source="synthetic") for p in generated]
+
+
+def share(counter: Counter[Any], key: str, total: int = N) -> float:
+    return counter[key] / total
+
+
+# --- validity -------------------------------------------------------------------------------
+
+
+def test_every_payload_parses(parsed: list[Post]) -> None:
+    assert len(parsed) == N
+    assert all(p.text and p.author.username for p in parsed)
+
+
+def test_source_contract(watch: WatchConfig) -> None:
+    src = SyntheticSource(watch)
+    assert isinstance(src, Source)
+    assert src.name == "synthetic"
+
+
+def test_ids_are_unique_snowflakes_in_event_time(watch: WatchConfig) -> None:
+    posts = [parse_stream_payload(p) for p in
+             SyntheticSource(watch, rate=10, seed=3, start_time=START).generate(300)]
+    ids = [int(p.id) for p in posts]
+    assert len(set(ids)) == len(ids)
+    assert ids == sorted(ids)
+    assert all(18 <= len(p.id) <= 19 for p in posts)
+    assert posts[0].created_at == START
+    assert posts[-1].created_at == START + timedelta(seconds=29)  # 299 posts at 10/s, whole s
+
+
+def test_entity_offsets_point_at_the_text(generated: list[SyntheticPost]) -> None:
+    checked = Counter[str]()
+    for p in generated:
+        data = json.loads(p.payload)["data"]
+        for key, prefix, field in (("hashtags", "#", "tag"), ("cashtags", "$", "tag"),
+                                   ("mentions", "@", "username")):
+            for e in data.get("entities", {}).get(key, ()):
+                assert fold(data["text"][e["start"]:e["end"]]) == fold(prefix + e[field])
+                checked[key] += 1
+        for e in data.get("entities", {}).get("urls", ()):
+            assert data["text"][e["start"]:e["end"]] == e["url"]
+            assert e["expanded_url"].startswith("https://")
+            checked["urls"] += 1
+    assert all(checked[k] > 50 for k in ("hashtags", "cashtags", "mentions", "urls")), checked
+
+
+def test_included_users_cover_authors_references_and_mentions(
+        generated: list[SyntheticPost]) -> None:
+    for p in generated:
+        raw = json.loads(p.payload)
+        users = {u["id"] for u in raw["includes"]["users"]}
+        data = raw["data"]
+        assert data["author_id"] in users
+        assert data.get("in_reply_to_user_id", data["author_id"]) in users
+        for m in data.get("entities", {}).get("mentions", ()):
+            assert m["id"] in users
+        for t in raw["includes"].get("tweets", ()):
+            assert t["author_id"] in users
+
+
+# --- reproducibility ------------------------------------------------------------------------
+
+
+def test_same_seed_same_bytes(watch: WatchConfig) -> None:
+    a = SyntheticSource(watch, seed=11, start_time=START).generate(500)
+    b = SyntheticSource(watch, seed=11, start_time=START).generate(500)
+    assert a == b
+    src = SyntheticSource(watch, seed=11, start_time=START)
+    assert src.generate(500) == src.generate(500)  # each iteration starts again
+
+
+def test_different_seeds_differ(watch: WatchConfig) -> None:
+    a = SyntheticSource(watch, seed=1, start_time=START).generate(200)
+    b = SyntheticSource(watch, seed=2, start_time=START).generate(200)
+    assert len(set(a) & set(b)) == 0
+    texts_a = {parse_stream_payload(p).text for p in a}
+    texts_b = {parse_stream_payload(p).text for p in b}
+    assert len(texts_a & texts_b) < 20
+
+
+def test_text_is_varied(parsed: list[Post]) -> None:
+    originals = [p.text for p in parsed if not p.is_retweet]
+    assert len(set(originals)) > 0.9 * len(originals)
+
+
+# --- content --------------------------------------------------------------------------------
+
+
+def test_languages(generated: list[SyntheticPost], parsed: list[Post]) -> None:
+    langs = Counter(p.x_lang or "" for p in parsed)
+    assert share(langs, "fr") + share(langs, "en") > 0.6
+    for lang in ("fr", "en", "es", "de"):
+        assert share(langs, lang) > 0.05, langs
+    assert 0 < share(langs, "und") < 0.05
+    assert [p.lang for p in generated] == [p.x_lang for p in parsed]
+
+
+def test_kinds_in_reasonable_proportions(generated: list[SyntheticPost],
+                                         parsed: list[Post]) -> None:
+    kinds = Counter(p.kind for p in generated)
+    assert share(kinds, "original") > 0.4
+    assert 0.10 < share(kinds, "retweet") < 0.30
+    assert 0.05 < share(kinds, "reply") < 0.20
+    assert 0.03 < share(kinds, "official_reply") < 0.12
+    assert 0.03 < share(kinds, "quote") < 0.10
+    assert sum(p.is_retweet for p in parsed) == kinds["retweet"]
+    assert sum(p.is_quote for p in parsed) == kinds["quote"]
+    assert sum(p.is_reply for p in parsed) == kinds["reply"] + kinds["official_reply"]
+
+
+def test_intents_and_sentiment(generated: list[SyntheticPost]) -> None:
+    own = [p for p in generated if p.kind in ("original", "reply", "quote")]
+    intents = Counter(p.intent for p in own)
+    for intent in ("question", "complaint", "praise", "request", "other"):
+        assert share(intents, intent, len(own)) > 0.05, intents
+    sentiments = Counter(p.sentiment for p in generated)
+    assert share(sentiments, "negative") > 0.1
+    assert share(sentiments, "positive") > 0.05
+
+
+def test_references_are_resolved(generated: list[SyntheticPost], parsed: list[Post]) -> None:
+    texts = {p.id: json.loads(g.payload)["data"]["text"] for g, p in
+             zip(generated, parsed, strict=True)}
+    for p in parsed:
+        for ref in p.references:
+            assert ref.author_username and ref.text, p
+            assert texts.get(ref.id, ref.text) == ref.text  # the same post it referenced
+        rt = p.reference("retweeted")
+        if rt is not None:
+            assert p.text.startswith(f"RT @{rt.author_username}: ")
+            assert p.conversation_id == p.id
+        reply = p.reference("replied_to")
+        if reply is not None:
+            assert p.in_reply_to_username == reply.author_username
+            assert p.text.startswith(f"@{reply.author_username} ")
+
+
+def test_official_accounts_answer_customers(watch: WatchConfig, generated: list[SyntheticPost],
+                                            parsed: list[Post]) -> None:
+    official = {fold(a) for _, e in watch.entries() for a in e.accounts}
+    by_id = {p.id: p for p in parsed}
+    answers = [p for g, p in zip(generated, parsed, strict=True) if g.kind == "official_reply"]
+    assert answers
+    for p in answers:
+        assert fold(p.author.username) in official
+        assert p.author.verified_type == "business"
+        assert p.in_reply_to_username and fold(p.in_reply_to_username) not in official
+        parent = by_id.get(p.references[0].id)
+        if parent is not None:
+            assert p.conversation_id == parent.conversation_id
+            assert parent.created_at <= p.created_at
+            assert set(parent.mentions) & {a for _, e in watch.entries() for a in e.accounts}
+
+
+def test_watched_entries_and_topics_are_mentioned(watch: WatchConfig,
+                                                  generated: list[SyntheticPost],
+                                                  parsed: list[Post]) -> None:
+    assert all(p.rule_tags for p in parsed)
+    entries = Counter(e for g in generated for e in g.entries)
+    for _, e in watch.entries():
+        assert entries[e.name] > 0.02 * N, entries
+    topics = Counter(t for g in generated for t in g.topics)
+    assert set(topics) == set(watch.topics)
+    matcher = WatchMatcher(watch)
+    found = 0
+    for g, p in zip(generated, parsed, strict=True):
+        matched = matcher.match_entries(fold(p.text), hashtags=p.hashtags, mentions=p.mentions,
+                                        author=p.author.username, reply_to=p.in_reply_to_username)
+        found += set(g.entries) <= {m.name for m in matched}
+    assert found > 0.9 * N
+
+
+def test_author_population_is_heavy_tailed(parsed: list[Post]) -> None:
+    authors = {p.author.id: p.author for p in parsed}
+    assert len(authors) > 500
+    followers = sorted(a.followers_count for a in authors.values())
+    assert followers[-1] > 100 * followers[len(followers) // 2]
+    names: dict[str, str] = {}
+    for p in parsed:
+        assert names.setdefault(p.author.id, p.author.username) == p.author.username
+
+
+def test_uses_the_config_not_a_company_it_knows() -> None:
+    assert "orbital" not in Path(synthetic.__file__).read_text(encoding="utf-8").lower()
+    cfg = parse_watch({
+        "languages": ["en", "de"],
+        "brands": [{"name": "Acme Energy", "aliases": ["Acme"], "accounts": ["acme_help"]}],
+        "topics": {"bills": {"en": ["invoice"], "de": ["Abrechnung"]}},
+    })
+    posts = [parse_stream_payload(p) for p in
+             SyntheticSource(cfg, seed=5, start_time=START).generate(1000)]
+    assert {p.x_lang for p in posts} <= {"en", "de", "und"}
+    assert all(p.rule_tags for p in posts)
+    assert sum("Acme" in p.text or "acme_help" in p.mentions for p in posts) > 900
+    assert any("topic:bills" in p.rule_tags for p in posts)
+
+
+def test_topics_only_config() -> None:
+    cfg = parse_watch({"topics": {"heat": {"all": ["heatwave", "#canicule"]}}})
+    posts = [parse_stream_payload(p) for p in
+             SyntheticSource(cfg, seed=5, start_time=START).generate(300)]
+    assert all(p.rule_tags == ("topic:heat",) for p in posts if not p.is_reply)
+
+
+def test_long_posts_use_note_tweet(generated: list[SyntheticPost], parsed: list[Post]) -> None:
+    long = [(g, p) for g, p in zip(generated, parsed, strict=True) if b'"note_tweet"' in g.payload
+            and g.kind == "original"]
+    assert long
+    for g, p in long:
+        data = json.loads(g.payload)["data"]
+        assert len(data["text"]) <= 280 < len(p.text) == len(data["note_tweet"]["text"])
+
+
+# --- options --------------------------------------------------------------------------------
+
+
+def test_invalid_options(watch: WatchConfig) -> None:
+    with pytest.raises(ValueError, match="calm"):
+        SyntheticSource(watch, scenario="panic")
+    with pytest.raises(ValueError, match="rate"):
+        SyntheticSource(watch, rate=-1)
+    with pytest.raises(ValueError, match="count"):
+        SyntheticSource(watch, count=-5)
+    with pytest.raises(ValueError, match="writes"):
+        SyntheticSource(parse_watch({"languages": ["it"], "topics": {"x": ["pizza"]}}))
+    with pytest.raises(ValueError, match="time zone"):
+        SyntheticSource(watch, start_time=datetime(2026, 1, 1))
+    with pytest.raises(ValueError, match="2010"):
+        SyntheticSource(watch, start_time=datetime(2001, 1, 1, tzinfo=UTC))
+
+
+def test_count_ends_records(watch: WatchConfig) -> None:
+    records = list(SyntheticSource(watch, rate=None, count=30).records())
+    assert [r.origin for r in records] == [f"synthetic:{i}" for i in range(30)]
+
+
+# --- pacing ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("rate", [200.0, 5000.0])
+def test_rate_is_roughly_respected(watch: WatchConfig, rate: float) -> None:
+    src = SyntheticSource(watch, rate=rate, seed=1)
+    seconds = 1.0
+    n = 0
+    t0 = time.monotonic()
+    for _ in src.records():
+        n += 1
+        if time.monotonic() - t0 >= seconds:
+            break
+    expected = rate * seconds
+    assert 0.5 * expected <= n <= 1.5 * expected
+
+
+def test_stop_ends_records_promptly(watch: WatchConfig) -> None:
+    src = SyntheticSource(watch, rate=0.5, seed=1)  # one post every two seconds
+    timer = threading.Timer(0.3, src.stop)
+    timer.start()
+    t0 = time.monotonic()
+    try:
+        records = list(src.records())
+    finally:
+        timer.cancel()
+    assert len(records) == 1
+    assert time.monotonic() - t0 < 1.5
+
+
+# --- the bundled sample ---------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def sample() -> list[tuple[dict[str, Any], Post]]:
+    lines = SAMPLE.read_text(encoding="utf-8").splitlines()
+    return [(json.loads(line), parse_stream_payload(line, source="replay")) for line in lines]
+
+
+def test_sample_parses_and_covers_the_cases(sample: list[tuple[dict[str, Any], Post]]) -> None:
+    assert 30 <= len(sample) <= 60
+    posts = [p for _, p in sample]
+    assert {"fr", "en", "es", "de"} <= {p.x_lang for p in posts}
+    assert any(p.is_retweet for p in posts)
+    assert any(p.is_quote for p in posts)
+    assert any(p.is_reply and p.author.verified_type == "business" for p in posts)
+    for field in ("urls", "hashtags", "cashtags", "mentions", "context_annotations"):
+        assert any(getattr(p, field) for p in posts), field
+    assert all(p.rule_tags for p in posts)
+
+
+def test_sample_preserves_fields(sample: list[tuple[dict[str, Any], Post]]) -> None:
+    long = [(raw, p) for raw, p in sample if "note_tweet" in raw["data"]]
+    assert long
+    for raw, p in long:
+        assert p.text == raw["data"]["note_tweet"]["text"] != raw["data"]["text"]
+        assert len(p.text) > 280
+        assert p.hashtags == tuple(h["tag"] for h in raw["data"]["note_tweet"]["entities"]
+                                   ["hashtags"])
+    for raw, p in sample:
+        assert p.id == raw["data"]["id"]
+        assert p.created_at.isoformat().replace("+00:00", ".000Z") == raw["data"]["created_at"]
+        assert p.author.id == raw["data"]["author_id"]
+        assert p.metrics.like_count == raw["data"]["public_metrics"]["like_count"]
+        for ref in p.references:
+            assert ref.author_username and ref.text  # the referenced post's author is resolved
+        if p.is_reply:
+            assert p.in_reply_to_username
+
+
+def test_sample_timestamps_spread_over_hours(sample: list[tuple[dict[str, Any], Post]]) -> None:
+    times = [p.created_at for _, p in sample]
+    assert times == sorted(times)
+    assert times[-1] - times[0] > timedelta(hours=2)
+    assert len(set(times)) == len(times)
