@@ -15,7 +15,7 @@ import time
 from collections.abc import Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import IO
+from typing import IO, cast
 
 from ingest.base import Source, SourceRecord
 
@@ -48,7 +48,9 @@ class ReplaySource(Source):
                 raise FileNotFoundError(f"replay input not found: {p}")
 
     def _open(self, path: Path) -> IO[bytes]:
-        return gzip.open(path, "rb") if path.suffix == ".gz" else path.open("rb")
+        if path.suffix == ".gz":
+            return cast(IO[bytes], gzip.open(path, "rb"))
+        return path.open("rb")
 
     def records(self) -> Iterator[SourceRecord]:
         first_event: float | None = None

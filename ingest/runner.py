@@ -52,8 +52,9 @@ class IngestRunner:
                 logger.warning("dead-lettered origin=%s reason=%s", rec.origin, e)
                 self.producer.dead_letter(
                     k.dlq_topic,
-                    DeadLetter(stage="ingest", source=rec.origin, reason=str(e)[:2000],
-                               payload=rec.payload),
+                    DeadLetter(
+                        stage="ingest", source=rec.origin, reason=str(e)[:2000], payload=rec.payload
+                    ),
                 )
             else:
                 self.producer.produce(k.raw_topic, post.model_dump_json().encode(), key=post.key)

@@ -48,16 +48,19 @@ from veille.watch import ALL_LANGUAGES, WatchConfig, WatchMatcher, rule_tag
 logger = logging.getLogger(__name__)
 
 PostKind = Literal["original", "reply", "official_reply", "retweet", "quote"]
-Style = Literal["question", "complaint", "praise", "request", "news", "chatter", "care",
-                "reaction"]
+Style = Literal["question", "complaint", "praise", "request", "news", "chatter", "care", "reaction"]
 """What a post does: the generator's ground truth, finer than veille's `Intent`."""
 
 UNPACED_EVENT_RATE = 1000.0
 """Posts per second of event time when the source is not paced (`rate=None`)."""
 
 _TWEPOCH_MS = 1288834974657
-_STYLE_INTENT: dict[str, Intent] = {"question": "question", "complaint": "complaint",
-                                    "praise": "praise", "request": "request"}
+_STYLE_INTENT: dict[str, Intent] = {
+    "question": "question",
+    "complaint": "complaint",
+    "praise": "praise",
+    "request": "request",
+}
 _MAX_LAG_S = 1.0  # a paced source that falls further behind forgets the backlog
 _MIN_SLEEP_S = 0.001
 
@@ -104,10 +107,15 @@ class Scenario:
 
 
 CALM = Mix(
-    kinds={"original": 0.57, "retweet": 0.18, "reply": 0.12, "official_reply": 0.07,
-           "quote": 0.06},
-    styles={"question": 0.17, "complaint": 0.22, "praise": 0.13, "request": 0.08, "news": 0.13,
-            "chatter": 0.27},
+    kinds={"original": 0.57, "retweet": 0.18, "reply": 0.12, "official_reply": 0.07, "quote": 0.06},
+    styles={
+        "question": 0.17,
+        "complaint": 0.22,
+        "praise": 0.13,
+        "request": 0.08,
+        "news": 0.13,
+        "chatter": 0.27,
+    },
     languages={"fr": 0.42, "en": 0.36, "es": 0.11, "de": 0.11},
     entry_kinds={"brand": 0.55, "competitor": 0.28, "partner": 0.09, "supplier": 0.08},
 )
@@ -177,8 +185,10 @@ class SyntheticSource(Source):
         wanted = watch.languages or LANGUAGES
         languages = tuple(lang for lang in wanted if lang in PHRASES)
         if not languages:
-            raise ValueError(f"the synthetic source writes {', '.join(LANGUAGES)}; "
-                             f"the watch configuration asks only for {', '.join(wanted)}")
+            raise ValueError(
+                f"the synthetic source writes {', '.join(LANGUAGES)}; "
+                f"the watch configuration asks only for {', '.join(wanted)}"
+            )
         self.watch = watch
         self.rate = rate or None
         self.seed = seed
@@ -191,11 +201,19 @@ class SyntheticSource(Source):
     def posts(self) -> Iterator[SyntheticPost]:
         """Unpaced posts with their ground truth, from the first, up to `count` (or forever)."""
         if self.skipped_languages:
-            logger.warning("synthetic source cannot write languages=%s; skipped",
-                           ",".join(self.skipped_languages))
+            logger.warning(
+                "synthetic source cannot write languages=%s; skipped",
+                ",".join(self.skipped_languages),
+            )
         start = self.start_time or datetime.now(UTC)
-        gen = _Generator(self.watch, self.scenario, self.languages, self.seed, start,
-                         1000.0 / (self.rate or UNPACED_EVENT_RATE))
+        gen = _Generator(
+            self.watch,
+            self.scenario,
+            self.languages,
+            self.seed,
+            start,
+            1000.0 / (self.rate or UNPACED_EVENT_RATE),
+        )
         n = 0
         while self.count is None or n < self.count:
             yield gen.next_post()
@@ -292,8 +310,14 @@ _ALNUM = string.ascii_letters + string.digits
 class _Population:
     """Users (stable ids, names, follower counts) and the per-language author lotteries."""
 
-    def __init__(self, cfg: WatchConfig, languages: Sequence[str],
-                 lang_weights: Mapping[str, float], seed: int, size: int = 3000) -> None:
+    def __init__(
+        self,
+        cfg: WatchConfig,
+        languages: Sequence[str],
+        lang_weights: Mapping[str, float],
+        seed: int,
+        size: int = 3000,
+    ) -> None:
         rng = random.Random(f"veille-users-{seed}")
         self.users: list[_User] = []
         self.by_handle: dict[str, _User] = {}
@@ -323,9 +347,20 @@ class _Population:
                 self._ids.add(uid)
                 return uid
 
-    def _add(self, rng: random.Random, username: str, name: str, lang: str, first: str,
-             followers: int, verified_type: str, created: datetime, description: str,
-             location: str, official: bool = False) -> _User:
+    def _add(
+        self,
+        rng: random.Random,
+        username: str,
+        name: str,
+        lang: str,
+        first: str,
+        followers: int,
+        verified_type: str,
+        created: datetime,
+        description: str,
+        location: str,
+        official: bool = False,
+    ) -> _User:
         uid = self._new_id(rng, created)
         following = int(min(followers * rng.uniform(0.1, 2.0), 5000) + rng.randrange(5, 400))
         wire = {
@@ -339,7 +374,7 @@ class _Population:
             "verified": verified_type != "none",
             "verified_type": verified_type,
             "profile_image_url": f"https://pbs.twimg.com/profile_images/{uid}/"
-                                 f"{''.join(rng.choices(_ALNUM, k=8))}_normal.jpg",
+            f"{''.join(rng.choices(_ALNUM, k=8))}_normal.jpg",
             "public_metrics": {
                 "followers_count": followers,
                 "following_count": following,
@@ -360,8 +395,19 @@ class _Population:
         care = any(h in handle.lower() for h in _CARE_HINTS)
         created = datetime(2009, 1, 1, tzinfo=UTC) + timedelta(days=rng.randrange(1800))
         followers = int(rng.lognormvariate(10.5 if care else 11.5, 0.8))
-        self._add(rng, handle, f"{entry} Care" if care else entry, "en", entry, followers,
-                  "business", created, f"Official account of {entry}.", "", official=True)
+        self._add(
+            rng,
+            handle,
+            f"{entry} Care" if care else entry,
+            "en",
+            entry,
+            followers,
+            "business",
+            created,
+            f"Official account of {entry}.",
+            "",
+            official=True,
+        )
 
     def _media(self, rng: random.Random, lang: str, handle: str, name: str) -> _User:
         if handle.lower() in self.by_handle:  # a watched account after all
@@ -369,9 +415,18 @@ class _Population:
         created = datetime(2009, 6, 1, tzinfo=UTC) + timedelta(days=rng.randrange(3000))
         followers = int(rng.lognormvariate(11.0, 1.0))
         p = PHRASES[lang]
-        return self._add(rng, handle, name, lang, name, followers,
-                         "business" if rng.random() < 0.6 else "blue", created,
-                         p["media_bio"][0], rng.choice(p["place"]))
+        return self._add(
+            rng,
+            handle,
+            name,
+            lang,
+            name,
+            followers,
+            "business" if rng.random() < 0.6 else "blue",
+            created,
+            p["media_bio"][0],
+            rng.choice(p["place"]),
+        )
 
     def _person(self, rng: random.Random, lang: str) -> _User:
         p = PHRASES[lang]
@@ -394,13 +449,24 @@ class _Population:
         if rng.random() < 0.1:
             name += " " + rng.choice(p["emoji_positive"])
         days = int(6500 * rng.random() ** 0.7)  # more recent accounts than old ones
-        created = datetime(2026, 1, 1, tzinfo=UTC) - timedelta(days=days,
-                                                               seconds=rng.randrange(86400))
+        created = datetime(2026, 1, 1, tzinfo=UTC) - timedelta(
+            days=days, seconds=rng.randrange(86400)
+        )
         followers = min(int(rng.lognormvariate(5.0, 1.9)), 3_000_000)
         vt = "blue" if rng.random() < 0.04 else "none"
         desc = rng.choice(p["bio"]) if rng.random() < 0.75 else ""
-        return self._add(rng, username, name, lang, first, followers, vt, created, desc,
-                         rng.choice(p["place"]) if rng.random() < 0.6 else "")
+        return self._add(
+            rng,
+            username,
+            name,
+            lang,
+            first,
+            followers,
+            vt,
+            created,
+            desc,
+            rng.choice(p["place"]) if rng.random() < 0.6 else "",
+        )
 
 
 # --- phrases, with the topics they already contain ------------------------------------------
@@ -414,8 +480,11 @@ class _Tmpl(NamedTuple):
 
 
 def _template(text: str, topics: frozenset[str]) -> _Tmpl:
-    caps = frozenset(m.group(1) for m in _FIELD_RE.finditer(text)
-                     if text[:m.start()].rstrip().endswith((".", "?", "!")))
+    caps = frozenset(
+        m.group(1)
+        for m in _FIELD_RE.finditer(text)
+        if text[: m.start()].rstrip().endswith((".", "?", "!"))
+    )
     return _Tmpl(text, tuple(_FIELD_RE.findall(text)), topics, caps)
 
 
@@ -436,19 +505,49 @@ class _Lang:
             return [_template(t, topics(t)) for t in p[key]]
 
         self.code = lang
-        self.templates = {key: templates(key) for key in (
-            "question", "complaint", "praise", "request", "news", "news_partner",
-            "news_supplier", "chatter", "care", "care_thanks", "agree")}
+        self.templates = {
+            key: templates(key)
+            for key in (
+                "question",
+                "complaint",
+                "praise",
+                "request",
+                "news",
+                "news_partner",
+                "news_supplier",
+                "chatter",
+                "care",
+                "care_thanks",
+                "agree",
+            )
+        }
         self.slots: dict[str, list[_Frag]] = {
             key: [(t, topics(t)) for t in p[key]]
-            for key in ("act", "prob", "dur", "place", "neg", "nega", "pos", "posa", "feat",
-                        "when", "month")}
+            for key in (
+                "act",
+                "prob",
+                "dur",
+                "place",
+                "neg",
+                "nega",
+                "pos",
+                "posa",
+                "feat",
+                "when",
+                "month",
+            )
+        }
         self.hashtags: list[_Frag] = [(t, topics(t)) for t in p["hashtags"]]
         self.frames: dict[str, tuple[str, ...]] = {
-            "negative": p["frame_negative"], "positive": p["frame_positive"],
-            "neutral": p["frame_neutral"]}
-        self.emoji = {"negative": p["emoji_negative"], "positive": p["emoji_positive"],
-                      "neutral": p["emoji_neutral"]}
+            "negative": p["frame_negative"],
+            "positive": p["frame_positive"],
+            "neutral": p["frame_neutral"],
+        }
+        self.emoji = {
+            "negative": p["emoji_negative"],
+            "positive": p["emoji_positive"],
+            "neutral": p["emoji_neutral"],
+        }
         self.brand_paths: tuple[str, ...] = p["brand_paths"]
         self.news_words: tuple[str, ...] = p["news_words"]
         self.stand_in: tuple[str, ...] = p["stand_in"]
@@ -481,8 +580,15 @@ _SENTIMENT: dict[str, Sentiment] = {"complaint": "negative", "praise": "positive
 class _Generator:
     """Makes payloads one after the other; all randomness comes from one seeded generator."""
 
-    def __init__(self, cfg: WatchConfig, scenario: Scenario, languages: Sequence[str], seed: int,
-                 start: datetime, step_ms: float) -> None:
+    def __init__(
+        self,
+        cfg: WatchConfig,
+        scenario: Scenario,
+        languages: Sequence[str],
+        seed: int,
+        start: datetime,
+        step_ms: float,
+    ) -> None:
         self.cfg = cfg
         self.scenario = scenario
         self.languages = tuple(languages)
@@ -523,24 +629,47 @@ class _Generator:
             if fold(camel) not in {fold(t) for t in tags}:
                 tags.append(camel)
             accounts = tuple(by_handle[a.lower()] for a in e.accounts)
-            care = next((u for u in accounts if any(h in u.username.lower()
-                                                    for h in _CARE_HINTS)),
-                        accounts[-1] if accounts else None)
+            care = next(
+                (u for u in accounts if any(h in u.username.lower() for h in _CARE_HINTS)),
+                accounts[-1] if accounts else None,
+            )
             name_terms = (e.name,) * max(1, len(words) - 1) + words  # the name half the time
-            out.append(_Entry(
-                name=e.name, kind=kind, terms={lang: name_terms for lang in self.languages},
-                hashtags=tuple(tags), accounts=accounts, care=care,
-                slug=re.sub(r"[^a-z0-9]+", "-", fold(e.name)).strip("-") or "brand",
-                ticker=(_ascii(e.name).upper() or "XYZ")[:4], rule=_rule(rule_tag(kind, e.name)),
-                annotation={"domain": {"id": "47", "name": "Brand",
-                                       "description": "Brands and Companies"},
-                            "entity": {"id": _stable_id(f"entity:{e.name}"), "name": e.name}}))
+            out.append(
+                _Entry(
+                    name=e.name,
+                    kind=kind,
+                    terms={lang: name_terms for lang in self.languages},
+                    hashtags=tuple(tags),
+                    accounts=accounts,
+                    care=care,
+                    slug=re.sub(r"[^a-z0-9]+", "-", fold(e.name)).strip("-") or "brand",
+                    ticker=(_ascii(e.name).upper() or "XYZ")[:4],
+                    rule=_rule(rule_tag(kind, e.name)),
+                    annotation={
+                        "domain": {
+                            "id": "47",
+                            "name": "Brand",
+                            "description": "Brands and Companies",
+                        },
+                        "entity": {"id": _stable_id(f"entity:{e.name}"), "name": e.name},
+                    },
+                )
+            )
         if not out:  # topics only: posts talk about "my provider"
-            out.append(_Entry(
-                name="", kind=None,
-                terms={lang: self.phrases[lang].stand_in for lang in self.languages},
-                hashtags=(), accounts=(), care=None, slug="provider", ticker="", rule=None,
-                annotation={}))
+            out.append(
+                _Entry(
+                    name="",
+                    kind=None,
+                    terms={lang: self.phrases[lang].stand_in for lang in self.languages},
+                    hashtags=(),
+                    accounts=(),
+                    care=None,
+                    slug="provider",
+                    ticker="",
+                    rule=None,
+                    annotation={},
+                )
+            )
         return out
 
     def _topic_keywords(self) -> dict[str, list[tuple[str, tuple[str, ...]]]]:
@@ -560,9 +689,16 @@ class _Generator:
             anns = []
             for ent in topic.entities:
                 eid = ent if ent.isdigit() else _stable_id(f"entity:{ent}")
-                anns.append({"domain": {"id": "66", "name": "Interests and Hobbies Category",
-                                        "description": "A grouping of interests and hobbies"},
-                             "entity": {"id": eid, "name": name if ent.isdigit() else ent}})
+                anns.append(
+                    {
+                        "domain": {
+                            "id": "66",
+                            "name": "Interests and Hobbies Category",
+                            "description": "A grouping of interests and hobbies",
+                        },
+                        "entity": {"id": eid, "name": name if ent.isdigit() else ent},
+                    }
+                )
             out[name] = anns
         return out
 
@@ -577,8 +713,11 @@ class _Generator:
         for e in self.entries:
             per_kind[e.kind] = per_kind.get(e.kind, 0) + 1
         self.entry_lot: list[_Entry] = _lottery(
-            [(e, (mix.entry_kinds.get(e.kind, 0.0) if e.kind else 1.0) / per_kind[e.kind])
-             for e in self.entries]) or list(self.entries)
+            [
+                (e, (mix.entry_kinds.get(e.kind, 0.0) if e.kind else 1.0) / per_kind[e.kind])
+                for e in self.entries
+            ]
+        ) or list(self.entries)
 
     # one post
 
@@ -615,11 +754,16 @@ class _Generator:
         else:
             self.recent[self.recent_at] = post
             self.recent_at = (self.recent_at + 1) % 400
-        if (post.addressed is not None and post.addressed.care is not None
-                and (post.style in ("question", "complaint", "request")
-                     or (post.style == "praise" and self.rng.random() < 0.3))):
+        if (
+            post.addressed is not None
+            and post.addressed.care is not None
+            and (
+                post.style in ("question", "complaint", "request")
+                or (post.style == "praise" and self.rng.random() < 0.3)
+            )
+        ):
             if self.pending_at > 2000:  # forget what was answered
-                del self.pending[:self.pending_at]
+                del self.pending[: self.pending_at]
                 self.pending_at = 0
             self.pending.append(post)
             if len(self.pending) - self.pending_at > 2000:  # never answered
@@ -647,7 +791,7 @@ class _Generator:
         note = None
         if len(text) > 280:
             note = text
-            text = text[:text.rfind(" ", 0, 276)] + "…"
+            text = text[: text.rfind(" ", 0, 276)] + "…"
         return self._emit(pid, "original", style, lang, author, text, extra, pid, note=note)
 
     def _reaction(self, pid: str, entry: _Entry) -> SyntheticPost:
@@ -657,7 +801,8 @@ class _Generator:
         sentiment: Sentiment = "negative" if r() < 0.6 else "positive"
         emoji = self.phrases[lang].emoji[sentiment]
         text = f"@{self._pick(entry.accounts).username} " + "".join(
-            self._pick(emoji) for _ in range(1 + int(r() * 4)))
+            self._pick(emoji) for _ in range(1 + int(r() * 4))
+        )
         extra = _Extra(sentiment, [entry], set(), {}, None)
         return self._emit(pid, "original", "reaction", "und", author, text, extra, pid)
 
@@ -671,10 +816,20 @@ class _Generator:
         text = f"RT @{parent.author.username}: {parent.text}"
         if len(text) > 140:
             text = text[:139] + "…"
-        extra = _Extra(parent.sentiment, list(parent.entries), set(parent.topics), parent.urls,
-                       None)
-        return self._emit(pid, "retweet", parent.style, parent.lang, author, text, extra, pid,
-                          ref=("retweeted", parent))
+        extra = _Extra(
+            parent.sentiment, list(parent.entries), set(parent.topics), parent.urls, None
+        )
+        return self._emit(
+            pid,
+            "retweet",
+            parent.style,
+            parent.lang,
+            author,
+            text,
+            extra,
+            pid,
+            ref=("retweeted", parent),
+        )
 
     def _reply(self, pid: str) -> SyntheticPost:
         r = self.rng.random
@@ -690,12 +845,14 @@ class _Generator:
         entry = parent.entry if r() < 0.8 else self._pick(self.entry_lot)
         body, extra = self._text(lang, style, entry)
         if agree:
-            opener, _ = self._fill(self.phrases[lang], self._pick(self.phrases[lang].templates[
-                "agree"]), entry, extra)
+            opener, _ = self._fill(
+                self.phrases[lang], self._pick(self.phrases[lang].templates["agree"]), entry, extra
+            )
             body = f"{opener} {body}"
         text = f"@{parent.author.username} {body}"
-        return self._emit(pid, "reply", style, lang, author, text, extra, parent.conv,
-                          ref=("replied_to", parent))
+        return self._emit(
+            pid, "reply", style, lang, author, text, extra, parent.conv, ref=("replied_to", parent)
+        )
 
     def _official_reply(self, pid: str) -> SyntheticPost:
         parent = self.pending[self.pending_at]
@@ -706,11 +863,21 @@ class _Generator:
         extra = _Extra("neutral", [entry], set(), {}, None)
         sig = "^" + "".join(self._pick(string.ascii_uppercase) for _ in range(2))
         key = "care_thanks" if parent.style == "praise" else "care"
-        body, _ = self._fill(p, self._pick(p.templates[key]), entry, extra,
-                             {"u": parent.author.first, "sig": sig})
+        body, _ = self._fill(
+            p, self._pick(p.templates[key]), entry, extra, {"u": parent.author.first, "sig": sig}
+        )
         text = f"@{parent.author.username} {body}"
-        return self._emit(pid, "official_reply", "care", parent.lang, entry.care, text, extra,
-                          parent.conv, ref=("replied_to", parent))
+        return self._emit(
+            pid,
+            "official_reply",
+            "care",
+            parent.lang,
+            entry.care,
+            text,
+            extra,
+            parent.conv,
+            ref=("replied_to", parent),
+        )
 
     def _quote(self, pid: str) -> SyntheticPost:
         r = self.rng.random
@@ -721,17 +888,25 @@ class _Generator:
         entry = parent.entry if r() < 0.7 else self._pick(self.entry_lot)
         body, extra = self._text(lang, style, entry, url=False)
         short = self._tco()
-        extra.urls = {short: {"expanded_url": f"https://x.com/{parent.author.username}/status/"
-                                              f"{parent.id}"}}
+        extra.urls = {
+            short: {"expanded_url": f"https://x.com/{parent.author.username}/status/{parent.id}"}
+        }
         extra.entries += [e for e in parent.entries if e not in extra.entries]
         extra.topics |= parent.topics
-        return self._emit(pid, "quote", style, lang, author, f"{body} {short}", extra, pid,
-                          ref=("quoted", parent))
+        return self._emit(
+            pid, "quote", style, lang, author, f"{body} {short}", extra, pid, ref=("quoted", parent)
+        )
 
     # text
 
-    def _fill(self, p: _Lang, t: _Tmpl, entry: _Entry, extra: _Extra,
-              given: Mapping[str, str] | None = None) -> tuple[str, bool]:
+    def _fill(
+        self,
+        p: _Lang,
+        t: _Tmpl,
+        entry: _Entry,
+        extra: _Extra,
+        given: Mapping[str, str] | None = None,
+    ) -> tuple[str, bool]:
         """The template with its fields filled; True when it addresses an official account."""
         r = self.rng.random
         values: dict[str, str] = {}
@@ -778,8 +953,15 @@ class _Generator:
         others = [e for e in self.entries if e.kind in want and e is not entry]
         return self._pick(others) if others else None
 
-    def _text(self, lang: str, style: Style, entry: _Entry, url: bool = True,
-              tail_rate: float = 1.0, exclude: _Tmpl | None = None) -> tuple[str, _Extra]:
+    def _text(
+        self,
+        lang: str,
+        style: Style,
+        entry: _Entry,
+        url: bool = True,
+        tail_rate: float = 1.0,
+        exclude: _Tmpl | None = None,
+    ) -> tuple[str, _Extra]:
         """A post's text in `lang`: a template, perhaps a topic frame, hashtags, emoji, a url."""
         mix = self.mix
         assert mix is not None
@@ -842,8 +1024,9 @@ class _Generator:
         text, extra = self._text(lang, style, entry, url=False, tail_rate=0.0)
         while len(text) <= 420:
             last = len(text) + 2 > 300
-            more, more_extra = self._text(lang, style, entry, url=last, tail_rate=float(last),
-                                          exclude=extra.template)
+            more, more_extra = self._text(
+                lang, style, entry, url=last, tail_rate=float(last), exclude=extra.template
+            )
             extra.template = more_extra.template
             extra.urls |= more_extra.urls
             text = f"{_sentence(text)}\n\n{more}"
@@ -860,9 +1043,11 @@ class _Generator:
         p = self.phrases[lang]
         if style == "news" and r() < 0.75:
             media = self._pick(self.population.media[lang])
-            return (f"https://www.{media.username.lower()}.{p.news_words[0]}/"
-                    f"{self._pick(p.news_words[1:])}/{2026}/{entry.slug}-"
-                    f"{self._pick(p.news_words[1:])}-{100000 + int(r() * 900000)}")
+            return (
+                f"https://www.{media.username.lower()}.{p.news_words[0]}/"
+                f"{self._pick(p.news_words[1:])}/{2026}/{entry.slug}-"
+                f"{self._pick(p.news_words[1:])}-{100000 + int(r() * 900000)}"
+            )
         return f"https://www.{entry.slug}.com/{self._pick(p.brand_paths)}"
 
     # payload
@@ -870,8 +1055,10 @@ class _Generator:
     def _entities(self, text: str, urls: Mapping[str, Mapping[str, str]]) -> dict[str, Any]:
         out: dict[str, Any] = {}
         if "#" in text:
-            tags = [{"start": m.start(), "end": m.end(), "tag": m.group(1)}
-                    for m in HASHTAG_RE.finditer(text)]
+            tags = [
+                {"start": m.start(), "end": m.end(), "tag": m.group(1)}
+                for m in HASHTAG_RE.finditer(text)
+            ]
             if tags:
                 out["hashtags"] = tags
         if "@" in text:
@@ -879,13 +1066,16 @@ class _Generator:
             for m in MENTION_RE.finditer(text):
                 u = self.population.by_handle.get(m.group(1).lower())
                 if u is not None:
-                    mentions.append({"start": m.start(), "end": m.end(),
-                                     "username": u.username, "id": u.id})
+                    mentions.append(
+                        {"start": m.start(), "end": m.end(), "username": u.username, "id": u.id}
+                    )
             if mentions:
                 out["mentions"] = mentions
         if "$" in text:
-            cash = [{"start": m.start(), "end": m.end(), "tag": m.group(1)}
-                    for m in CASHTAG_RE.finditer(text)]
+            cash = [
+                {"start": m.start(), "end": m.end(), "tag": m.group(1)}
+                for m in CASHTAG_RE.finditer(text)
+            ]
             if cash:
                 out["cashtags"] = cash
         if "https://" in text:
@@ -897,8 +1087,15 @@ class _Generator:
                     display = expanded.split("://", 1)[-1].removeprefix("www.")
                     if len(display) > 26:
                         display = display[:26] + "…"
-                    links.append({"start": m.start(), "end": m.end(), "url": m.group(0),
-                                  "expanded_url": expanded, "display_url": display})
+                    links.append(
+                        {
+                            "start": m.start(),
+                            "end": m.end(),
+                            "url": m.group(0),
+                            "expanded_url": expanded,
+                            "display_url": display,
+                        }
+                    )
             if links:
                 out["urls"] = links
         return out
@@ -907,14 +1104,29 @@ class _Generator:
         r = self.rng.random
         scale = 0.002 * author.followers + 0.5
         likes = int(scale * -math.log(1.0 - r()))
-        return {"retweet_count": int(likes * 0.3 * r()), "reply_count": int(likes * 0.15 * r()),
-                "like_count": likes, "quote_count": int(likes * 0.05 * r()),
-                "bookmark_count": int(likes * 0.1 * r()),
-                "impression_count": int(author.followers * (0.02 + 0.2 * r())) + likes * 30}
+        return {
+            "retweet_count": int(likes * 0.3 * r()),
+            "reply_count": int(likes * 0.15 * r()),
+            "like_count": likes,
+            "quote_count": int(likes * 0.05 * r()),
+            "bookmark_count": int(likes * 0.1 * r()),
+            "impression_count": int(author.followers * (0.02 + 0.2 * r())) + likes * 30,
+        }
 
-    def _emit(self, pid: str, kind: PostKind, style: Style, lang: str, author: _User,
-              text: str, extra: _Extra, conv: str, *, note: str | None = None,
-              ref: tuple[str, _Recent] | None = None) -> SyntheticPost:
+    def _emit(
+        self,
+        pid: str,
+        kind: PostKind,
+        style: Style,
+        lang: str,
+        author: _User,
+        text: str,
+        extra: _Extra,
+        conv: str,
+        *,
+        note: str | None = None,
+        ref: tuple[str, _Recent] | None = None,
+    ) -> SyntheticPost:
         mix = self.mix
         assert mix is not None
         data: dict[str, Any] = {
@@ -927,9 +1139,16 @@ class _Generator:
             "edit_history_tweet_ids": [pid],
             "possibly_sensitive": False,
             "reply_settings": "everyone",
-            "public_metrics": self._metrics(author) if kind != "retweet" else
-            {"retweet_count": 0, "reply_count": 0, "like_count": 0, "quote_count": 0,
-             "bookmark_count": 0, "impression_count": 0},
+            "public_metrics": self._metrics(author)
+            if kind != "retweet"
+            else {
+                "retweet_count": 0,
+                "reply_count": 0,
+                "like_count": 0,
+                "quote_count": 0,
+                "bookmark_count": 0,
+                "impression_count": 0,
+            },
         }
         users = {author.id: author.wire}
         tweets: list[bytes] = []
@@ -961,22 +1180,57 @@ class _Generator:
             if anns:
                 data["context_annotations"] = anns
         rules = [e.rule for e in entries if e.rule] + [self.topic_rules[t] for t in topics]
-        payload = b"".join((
-            b'{"data":', to_json(data), b',"includes":{"users":[', b",".join(users.values()),
-            b'],"tweets":[' + b",".join(tweets) + b"]}" if tweets else b"]}",
-            b',"matching_rules":[', b",".join(rules), b"]}"))
+        payload = b"".join(
+            (
+                b'{"data":',
+                to_json(data),
+                b',"includes":{"users":[',
+                b",".join(users.values()),
+                b'],"tweets":[' + b",".join(tweets) + b"]}" if tweets else b"]}",
+                b',"matching_rules":[',
+                b",".join(rules),
+                b"]}",
+            )
+        )
         if kind != "retweet":
             tweet: dict[str, Any] = {
-                "id": pid, "text": text, "author_id": author.id, "created_at": self.stamp,
-                "lang": lang, "conversation_id": conv, "edit_history_tweet_ids": [pid]}
+                "id": pid,
+                "text": text,
+                "author_id": author.id,
+                "created_at": self.stamp,
+                "lang": lang,
+                "conversation_id": conv,
+                "edit_history_tweet_ids": [pid],
+            }
             if note is not None:
                 tweet["note_tweet"] = {"text": note}
             main = extra.entries[0] if extra.entries else self.entries[0]
-            self._remember(_Recent(pid, to_json(tweet), author, text, lang, conv, style,
-                                   extra.sentiment, main, tuple(entries), frozenset(topics),
-                                   extra.urls, extra.addressed))
-        return SyntheticPost(payload, kind, style, extra.sentiment, lang,
-                             tuple(e.name for e in entries if e.kind), tuple(topics))
+            self._remember(
+                _Recent(
+                    pid,
+                    to_json(tweet),
+                    author,
+                    text,
+                    lang,
+                    conv,
+                    style,
+                    extra.sentiment,
+                    main,
+                    tuple(entries),
+                    frozenset(topics),
+                    extra.urls,
+                    extra.addressed,
+                )
+            )
+        return SyntheticPost(
+            payload,
+            kind,
+            style,
+            extra.sentiment,
+            lang,
+            tuple(e.name for e in entries if e.kind),
+            tuple(topics),
+        )
 
 
 @dataclass(slots=True)
@@ -994,7 +1248,6 @@ class _Extra:
 def _sentence(text: str) -> str:
     """`text` ending like a sentence, so that another may follow."""
     return text if text.endswith((".", "!", "?", "…")) else text + "."
-
 
 
 LANGUAGES: tuple[str, ...] = tuple(PHRASES)

@@ -17,13 +17,19 @@ from veille.settings import Settings
 def _credentials(settings: Settings) -> Any:
     k = settings.kafka
     if not k.sasl_mechanism:
-        return faust.SSLCredentials(ssl.create_default_context()) if k.security_protocol == "SSL" else None
+        return (
+            faust.SSLCredentials(ssl.create_default_context())
+            if k.security_protocol == "SSL"
+            else None
+        )
     password = k.sasl_password.get_secret_value() if k.sasl_password else ""
     ctx = ssl.create_default_context() if k.security_protocol == "SASL_SSL" else None
     if k.sasl_mechanism == "PLAIN":
         return faust.SASLCredentials(username=k.sasl_username, password=password, ssl_context=ctx)
     return faust.SASLCredentials(
-        username=k.sasl_username, password=password, ssl_context=ctx,
+        username=k.sasl_username,
+        password=password,
+        ssl_context=ctx,
         mechanism=k.sasl_mechanism,
     )
 

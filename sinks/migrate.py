@@ -90,7 +90,10 @@ def migrate(client: Client) -> list[Migration]:
                 logger.warning(
                     "migration %04d_%s changed after it was applied (checksum %s, now %s); "
                     "edits to applied migrations are not run: add a new migration",
-                    mg.version, mg.name, done[mg.version], mg.checksum,
+                    mg.version,
+                    mg.name,
+                    done[mg.version],
+                    mg.checksum,
                 )
             continue
         for stmt in mg.statements():

@@ -80,8 +80,9 @@ def parse(name: str, text: str) -> NamedQuery:
             examples.append(line.split("example:", 1)[1].strip())
         else:
             description.append(line.lstrip("- ").rstrip())
-    return NamedQuery(name, " ".join(d for d in description if d), text, tuple(params),
-                      tuple(examples))
+    return NamedQuery(
+        name, " ".join(d for d in description if d), text, tuple(params), tuple(examples)
+    )
 
 
 def available() -> dict[str, NamedQuery]:
@@ -112,8 +113,9 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def run(client: Client, name: str, values: dict[str, str] | None = None
-        ) -> tuple[list[str], list[list[Any]]]:
+def run(
+    client: Client, name: str, values: dict[str, str] | None = None
+) -> tuple[list[str], list[list[Any]]]:
     """Run a named query; returns column names and rows (datetimes as ISO strings)."""
     q = get(name)
     params = q.bind(values or {})

@@ -46,8 +46,15 @@ class SinkRunner:
         self._paused = False
         self.counters: dict[str, Any] = {
             # posts and dead_letters count rows written (and committed), not merely consumed
-            "consumed": 0, "posts": 0, "dead_letters": 0, "rejected": 0, "inserts": 0,
-            "commits": 0, "retries": 0, "backoff_s": 0.0, "insert_rows_per_s": 0.0,
+            "consumed": 0,
+            "posts": 0,
+            "dead_letters": 0,
+            "rejected": 0,
+            "inserts": 0,
+            "commits": 0,
+            "retries": 0,
+            "backoff_s": 0.0,
+            "insert_rows_per_s": 0.0,
         }
 
     # -- lifecycle ------------------------------------------------------------------------
@@ -57,9 +64,7 @@ class SinkRunner:
         self.sink.start()
         self._producer = Producer(k, "veille-sink")
         self._producer.start()
-        self._consumer = Consumer(
-            k.consumer_config(self.settings.veille.sink_group, "veille-sink")
-        )
+        self._consumer = Consumer(k.consumer_config(self.settings.veille.sink_group, "veille-sink"))
         self._consumer.subscribe(
             [k.enriched_topic, k.dlq_topic], on_revoke=self._on_revoke, on_lost=self._on_lost
         )
@@ -96,7 +101,8 @@ class SinkRunner:
             if self._offsets:
                 logger.error(
                     "stopping with %d records unwritten; they are not committed and will be "
-                    "read again", self.sink.pending
+                    "read again",
+                    self.sink.pending,
                 )
         finally:
             if self._consumer is not None:
@@ -119,9 +125,9 @@ class SinkRunner:
             logger.warning("consumer error: %s", err.str())
             return
         k = self.settings.kafka
-        topic, value = msg.topic(), msg.value() or b""
+        topic, value = msg.topic() or "", msg.value() or b""
         self.counters["consumed"] += 1
-        self._offsets[(topic, msg.partition())] = msg.offset() + 1
+        self._offsets[(topic, msg.partition() or 0)] = (msg.offset() or 0) + 1
         if self._first_pending_at is None:
             self._first_pending_at = time.monotonic()
         if topic == k.enriched_topic:
@@ -131,7 +137,9 @@ class SinkRunner:
                 self.counters["rejected"] += 1
                 logger.warning("rejected enriched record at %s: %s", describe(msg), e)
                 assert self._producer is not None
-                self._producer.dead_letter(k.dlq_topic, self._dead(msg, f"invalid enriched post: {e}"))
+                self._producer.dead_letter(
+                    k.dlq_topic, self._dead(msg, f"invalid enriched post: {e}")
+                )
         else:
             try:
                 self.sink.add_dead_letter(DeadLetter.from_json(value))
@@ -141,8 +149,13 @@ class SinkRunner:
     @staticmethod
     def _dead(msg: Message, reason: str) -> DeadLetter:
         return DeadLetter(
-            stage="sink", source="kafka", reason=reason[:2000], payload=msg.value() or b"",
-            topic=msg.topic(), partition=msg.partition(), offset=msg.offset(),
+            stage="sink",
+            source="kafka",
+            reason=reason[:2000],
+            payload=msg.value() or b"",
+            topic=msg.topic(),
+            partition=msg.partition(),
+            offset=msg.offset(),
         )
 
     # -- batches --------------------------------------------------------------------------
@@ -195,7 +208,10 @@ class SinkRunner:
             self.counters["insert_rows_per_s"] = round(rows / result.elapsed_s)
         logger.info(
             "flushed posts=%d dead_letters=%d inserts=%d elapsed_s=%.3f",
-            result.posts, result.dead_letters, result.inserts, result.elapsed_s,
+            result.posts,
+            result.dead_letters,
+            result.inserts,
+            result.elapsed_s,
         )
         return True
 
@@ -208,8 +224,10 @@ class SinkRunner:
 
     def _drop(self) -> None:
         """Forget the buffer: its partitions go to another owner, which re-reads them."""
-        logger.warning("partitions revoked with %d records unwritten; their next owner re-reads "
-                       "them", self.sink.pending)
+        logger.warning(
+            "partitions revoked with %d records unwritten; their next owner re-reads them",
+            self.sink.pending,
+        )
         self.sink.discard()
         self._offsets.clear()
         self._first_pending_at = None

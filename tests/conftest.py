@@ -57,8 +57,9 @@ def clickhouse(uid: str) -> ClickHouseSettings:
 
 
 @pytest.fixture
-def settings(kafka: KafkaSettings, clickhouse: ClickHouseSettings, chdb_dir: Path, uid: str,
-             tmp_path: Path) -> Settings:
+def settings(
+    kafka: KafkaSettings, clickhouse: ClickHouseSettings, chdb_dir: Path, uid: str, tmp_path: Path
+) -> Settings:
     veille = VeilleSettings(
         data_dir=tmp_path / "data",
         process_group=f"process-{uid}",

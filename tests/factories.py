@@ -24,7 +24,9 @@ def x_payload(
     **data: Any,
 ) -> dict[str, Any]:
     """A minimal valid X API v2 stream payload."""
-    created = created_at or datetime(2026, 11, 20, 9, 0, tzinfo=UTC) + timedelta(seconds=post_id % 86_400)
+    created = created_at or datetime(2026, 11, 20, 9, 0, tzinfo=UTC) + timedelta(
+        seconds=post_id % 86_400
+    )
     return {
         "data": {
             "id": str(post_id),
@@ -35,9 +37,18 @@ def x_payload(
             **({"conversation_id": str(post_id)} | data),
         },
         "includes": {
-            "users": [{"id": author_id, "username": username, "name": username.title(),
-                       "public_metrics": {"followers_count": 120, "following_count": 80,
-                                          "tweet_count": 900}}]
+            "users": [
+                {
+                    "id": author_id,
+                    "username": username,
+                    "name": username.title(),
+                    "public_metrics": {
+                        "followers_count": 120,
+                        "following_count": 80,
+                        "tweet_count": 900,
+                    },
+                }
+            ]
         },
         "matching_rules": [{"id": "1", "tag": "brand:Orbital Telecom"}],
     }
@@ -47,13 +58,28 @@ def make_post(post_id: int, text: str = "Hello @orbital_care", **kw: Any) -> Pos
     return parse_stream_payload(json.dumps(x_payload(post_id, text, **kw)), source="test")
 
 
-def make_enriched(post_id: int, text: str = "Hello @orbital_care", *,
-                  entries: tuple[str, ...] = ("Orbital Telecom",),
-                  kinds: tuple[str, ...] = ("brand",), topics: tuple[str, ...] = (),
-                  sentiment: str = "neutral", lang: str = "en", **kw: Any) -> EnrichedPost:
+def make_enriched(
+    post_id: int,
+    text: str = "Hello @orbital_care",
+    *,
+    entries: tuple[str, ...] = ("Orbital Telecom",),
+    kinds: tuple[str, ...] = ("brand",),
+    topics: tuple[str, ...] = (),
+    sentiment: str = "neutral",
+    lang: str = "en",
+    **kw: Any,
+) -> EnrichedPost:
     post = make_post(post_id, text, **kw)
-    return EnrichedPost.model_validate({
-        **post.model_dump(), "lang": lang, "sentiment": sentiment, "sentiment_score": 0.0,
-        "sentiment_confidence": 0.6, "topics": topics, "intent": "other", "entries": entries,
-        "entry_kinds": kinds,
-    })
+    return EnrichedPost.model_validate(
+        {
+            **post.model_dump(),
+            "lang": lang,
+            "sentiment": sentiment,
+            "sentiment_score": 0.0,
+            "sentiment_confidence": 0.6,
+            "topics": topics,
+            "intent": "other",
+            "entries": entries,
+            "entry_kinds": kinds,
+        }
+    )

@@ -17,10 +17,18 @@ pytestmark = pytest.mark.integration
 
 
 def _veille(*args: str, timeout: float = 240) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("KAFKA_", "CLICKHOUSE_", "VEILLE_"))}
-    return subprocess.run([sys.executable, "-m", "veille", *args], capture_output=True,
-                          text=True, timeout=timeout, env=env)
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("KAFKA_", "CLICKHOUSE_", "VEILLE_"))
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "veille", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+    )
 
 
 def _summary(proc: subprocess.CompletedProcess[str]) -> dict[str, Any]:
@@ -41,8 +49,20 @@ def _query(name: str, data_dir: Path, *params: str) -> list[dict[str, Any]]:
 
 def test_up_synthetic_stores_every_post_once(tmp_path: Path) -> None:
     data = tmp_path / "d"
-    s = _summary(_veille("up", "--source", "synthetic", "--rate", "200", "--duration", "30",
-                         "--data-dir", str(data), "--json"))
+    s = _summary(
+        _veille(
+            "up",
+            "--source",
+            "synthetic",
+            "--rate",
+            "200",
+            "--duration",
+            "30",
+            "--data-dir",
+            str(data),
+            "--json",
+        )
+    )
     assert s["stored"] > 3000  # ~200/s for 30 s
     assert s["ingested"] == s["stored"] + s["dead_lettered"]
     assert s["enriched"] >= s["stored"]
@@ -65,8 +85,11 @@ def test_up_replay_keeps_x_fields_and_dead_letters_bad_lines(tmp_path: Path) -> 
     mixed = tmp_path / "mixed.ndjson"
     mixed.write_bytes(b"\n".join(good[:5] + bad + good[5:]) + b"\n")
     data = tmp_path / "d"
-    s = _summary(_veille("up", "--source", "replay", "--input", str(mixed),
-                         "--data-dir", str(data), "--json"))
+    s = _summary(
+        _veille(
+            "up", "--source", "replay", "--input", str(mixed), "--data-dir", str(data), "--json"
+        )
+    )
     assert s == s | {"ingested": len(good) + 3, "stored": len(good), "dead_lettered": 3}
 
     recent = _query("recent_posts", data, f"limit={len(good)}")
@@ -75,14 +98,20 @@ def test_up_replay_keeps_x_fields_and_dead_letters_bad_lines(tmp_path: Path) -> 
     # X's own fields survive the trip: compare each stored post with its payload
     import clickhouse_connect
 
-    client = clickhouse_connect.get_client(dsn=f"chdb://{(data / 'clickhouse').resolve()}",
-                                           database="veille")
+    client = clickhouse_connect.get_client(
+        dsn=f"chdb://{(data / 'clickhouse').resolve()}", database="veille"
+    )
     try:
-        stored = {str(r[0]): r for r in client.query(
-            "SELECT id, author_username, created_at, x_lang, hashtags, mentions, like_count, "
-            "conversation_id, context_entities FROM posts FINAL").result_rows}
-        dead = client.query("SELECT stage, source, reason FROM dead_letters FINAL "
-                            "ORDER BY source").result_rows
+        stored = {
+            str(r[0]): r
+            for r in client.query(
+                "SELECT id, author_username, created_at, x_lang, hashtags, mentions, like_count, "
+                "conversation_id, context_entities FROM posts FINAL"
+            ).result_rows
+        }
+        dead = client.query(
+            "SELECT stage, source, reason FROM dead_letters FINAL ORDER BY source"
+        ).result_rows
     finally:
         client.close()
     for ln in good:

@@ -164,8 +164,9 @@ class EnrichedPost(Post):
 class DeadLetter(_Model):
     """A record a stage could not parse or process, kept with the reason and original bytes."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", ser_json_bytes="base64",
-                              val_json_bytes="base64")
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", ser_json_bytes="base64", val_json_bytes="base64"
+    )
 
     stage: Stage
     source: str = Field(description="where the record came from: a source name, file:line, ...")
@@ -181,8 +182,13 @@ class DeadLetter(_Model):
     def id(self) -> str:
         """Stable identity: the same record dead-lettered twice is stored once."""
         h = hashlib.blake2b(digest_size=16)
-        for part in (self.stage, self.source, self.topic or "", str(self.partition),
-                     str(self.offset)):
+        for part in (
+            self.stage,
+            self.source,
+            self.topic or "",
+            str(self.partition),
+            str(self.offset),
+        ):
             h.update(part.encode())
             h.update(b"\0")
         h.update(self.payload)
@@ -305,8 +311,8 @@ def _describe(err: ValidationError, rename: bool = False) -> str:
     parts = []
     for e in err.errors()[:5]:
         loc = _wire_loc(tuple(e["loc"])) if rename else tuple(e["loc"])
-        loc = ".".join(str(p) for p in loc) or "(root)"
-        parts.append(f"{loc}: {e['msg']}")
+        where = ".".join(str(p) for p in loc) or "(root)"
+        parts.append(f"{where}: {e['msg']}")
     more = len(err.errors()) - 5
     return "; ".join(parts) + (f" (+{more} more)" if more > 0 else "")
 

@@ -128,8 +128,16 @@ class Pipeline:
 
     def _ingest_args(self) -> list[str]:
         o = self.options
-        args = ["--source", o.source, "--scenario", o.scenario, "--seed", str(o.seed),
-                "--rate", str(o.rate or 0)]
+        args = [
+            "--source",
+            o.source,
+            "--scenario",
+            o.scenario,
+            "--seed",
+            str(o.seed),
+            "--rate",
+            str(o.rate or 0),
+        ]
         for path in o.inputs:
             args += ["--input", str(path)]
         if o.count is not None:
@@ -143,9 +151,14 @@ class Pipeline:
         log_path = self.run_dir / f"{name}.log"
         cmd = [sys.executable, "-m", "veille", name, *args, "--status-file", str(status_path)]
         with open(log_path, "ab") as log:
-            proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT,
-                                    stdin=subprocess.DEVNULL, env=self._env,
-                                    start_new_session=True)
+            proc = subprocess.Popen(
+                cmd,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=self._env,
+                start_new_session=True,
+            )
         self.stages[name] = _Stage(name, proc, status_path, log_path)
         logger.info("started stage=%s pid=%d", name, proc.pid)
 
@@ -165,8 +178,9 @@ class Pipeline:
 
     def _died(self, st: _Stage) -> PipelineError:
         code = st.proc.poll()
-        return PipelineError(f"stage {st.name} exited with code {code}; its log ends with:\n"
-                             f"{st.log_tail()}")
+        return PipelineError(
+            f"stage {st.name} exited with code {code}; its log ends with:\n{st.log_tail()}"
+        )
 
     # -- run ------------------------------------------------------------------------------
 
@@ -202,8 +216,9 @@ class Pipeline:
         if code != 0:
             raise self._died(st)
 
-    def drain(self, on_tick: Callable[[Pipeline], None] | None = None,
-              stall_timeout: float = 60.0) -> bool:
+    def drain(
+        self, on_tick: Callable[[Pipeline], None] | None = None, stall_timeout: float = 60.0
+    ) -> bool:
         """Wait until the sink has written as many records as were ingested.
 
         Returns False if the sink made no progress for `stall_timeout` seconds first.

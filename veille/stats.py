@@ -34,8 +34,13 @@ class StatusFile:
         if self.path is None or (not force and now - self._last < self.interval):
             return
         self._last = now
-        doc = {"stage": self.stage, "state": self.state, "pid": os.getpid(),
-               "updated_at": time.time(), **self.counters}
+        doc = {
+            "stage": self.stage,
+            "state": self.state,
+            "pid": os.getpid(),
+            "updated_at": time.time(),
+            **self.counters,
+        }
         tmp = self.path.with_suffix(".tmp")
         tmp.write_text(json.dumps(doc))
         os.replace(tmp, self.path)

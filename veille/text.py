@@ -9,8 +9,22 @@ from __future__ import annotations
 import re
 import unicodedata
 
-_LIGATURES = str.maketrans({"œ": "oe", "Œ": "oe", "æ": "ae", "Æ": "ae", "ø": "o", "Ø": "o",
-                            "ł": "l", "Ł": "l", "đ": "d", "Đ": "d", "’": "'", "‘": "'"})
+_LIGATURES = str.maketrans(
+    {
+        "œ": "oe",
+        "Œ": "oe",
+        "æ": "ae",
+        "Æ": "ae",
+        "ø": "o",
+        "Ø": "o",
+        "ł": "l",
+        "Ł": "l",
+        "đ": "d",
+        "Đ": "d",
+        "’": "'",
+        "‘": "'",
+    }
+)
 
 MENTION_RE = re.compile(r"(?<![\w@])@(\w{1,50})")
 HASHTAG_RE = re.compile(r"(?<![\w#])#(\w+)")

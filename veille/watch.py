@@ -187,7 +187,9 @@ def parse_watch(data: Any, origin: str = "watch.yaml") -> WatchConfig:
         for err in e.errors():
             loc = ".".join(str(x) for x in err["loc"]) or "(top level)"
             lines.append(f"  {loc}: {err['msg']}")
-        raise WatchConfigError(f"{origin}: invalid watch configuration\n" + "\n".join(lines)) from None
+        raise WatchConfigError(
+            f"{origin}: invalid watch configuration\n" + "\n".join(lines)
+        ) from None
 
 
 # --- X filtered-stream rules ----------------------------------------------------------------
@@ -219,9 +221,7 @@ def _x_term(term: str) -> str:
     return f'"{term}"'
 
 
-def _split(
-    terms: Sequence[str], suffix: str, tag: str, max_length: int
-) -> list[tuple[str, int]]:
+def _split(terms: Sequence[str], suffix: str, tag: str, max_length: int) -> list[tuple[str, int]]:
     """Pack terms into OR-groups that fit, with the suffix, in max_length characters."""
     rules: list[tuple[str, int]] = []
     current: list[str] = []

@@ -40,8 +40,15 @@ def _where(ev: EventT) -> str:
 def _dead(ev: EventT, reason: str) -> DeadLetter:
     m = ev.message
     value = ev.value if isinstance(ev.value, bytes) else str(ev.value).encode()
-    return DeadLetter(stage="process", source="kafka", reason=reason[:2000], payload=value,
-                      topic=m.topic, partition=m.partition, offset=m.offset)
+    return DeadLetter(
+        stage="process",
+        source="kafka",
+        reason=reason[:2000],
+        payload=value,
+        topic=m.topic,
+        partition=m.partition,
+        offset=m.offset,
+    )
 
 
 class EnrichBatches:
@@ -66,8 +73,9 @@ class EnrichBatches:
         try:
             return self.enricher.enrich(posts), dead
         except Exception:
-            logger.exception("batch enrichment failed; enriching its %d posts one by one",
-                             len(posts))
+            logger.exception(
+                "batch enrichment failed; enriching its %d posts one by one", len(posts)
+            )
         enriched: list[EnrichedPost] = []
         for ev, post in zip(kept, posts, strict=True):
             try:
@@ -78,8 +86,9 @@ class EnrichBatches:
         return enriched, dead
 
 
-def register(app: faust.App, settings: Settings, enricher: Enricher,
-             status: StatusFile | None = None) -> None:
+def register(
+    app: faust.App, settings: Settings, enricher: Enricher, status: StatusFile | None = None
+) -> None:
     """Declare the topics, the enrich agent and its status timer on `app`."""
     k = settings.kafka
     v = settings.veille
@@ -88,8 +97,13 @@ def register(app: faust.App, settings: Settings, enricher: Enricher,
     out = app.topic(k.enriched_topic, value_serializer="raw", key_serializer="raw")
     dlq = app.topic(k.dlq_topic, value_serializer="raw", key_serializer="raw")
     batches = EnrichBatches(enricher)
-    counters: dict[str, Any] = {"consumed": 0, "enriched": 0, "dead_lettered": 0, "batches": 0,
-                                "enrich_posts_per_s": 0.0}
+    counters: dict[str, Any] = {
+        "consumed": 0,
+        "enriched": 0,
+        "dead_lettered": 0,
+        "batches": 0,
+        "enrich_posts_per_s": 0.0,
+    }
 
     async def deliver(records: list[tuple[Any, bytes, bytes]]) -> None:
         for attempt in range(1, SEND_ATTEMPTS + 1):
@@ -105,8 +119,8 @@ def register(app: faust.App, settings: Settings, enricher: Enricher,
 
     @app.agent(raw, name="veille.enrich")
     async def enrich(stream: faust.StreamT[bytes]) -> None:
-        async for events in stream.take_events(v.process_batch_size,
-                                               within=v.process_batch_window_s):
+        take_events = stream.take_events  # type: ignore[attr-defined]
+        async for events in take_events(v.process_batch_size, within=v.process_batch_window_s):
             started = time.perf_counter()
             enriched, dead = batches(events)
             elapsed = time.perf_counter() - started

@@ -34,11 +34,14 @@ class Enrichment:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "lang": self.lang, "sentiment": self.sentiment,
+            "lang": self.lang,
+            "sentiment": self.sentiment,
             "sentiment_score": self.sentiment_score,
             "sentiment_confidence": self.sentiment_confidence,
-            "topics": list(self.topics), "intent": self.intent,
-            "entries": list(self.entries), "entry_kinds": list(self.entry_kinds),
+            "topics": list(self.topics),
+            "intent": self.intent,
+            "entries": list(self.entries),
+            "entry_kinds": list(self.entry_kinds),
         }
 
 
@@ -76,8 +79,9 @@ class Enricher:
         self.language = LanguageDetector(watch.languages)
         self.sentiment_name = sentiment
         self._sentiment: SentimentBackend | None = None
-        self._official = set(watch.official_accounts(("brand", "competitor", "partner",
-                                                      "supplier")))
+        self._official = set(
+            watch.official_accounts(("brand", "competitor", "partner", "supplier"))
+        )
 
     def load(self) -> Enricher:
         self.language.load()
@@ -98,8 +102,12 @@ class Enricher:
         for it, lang, s in zip(items, langs, sentiments, strict=True):
             folded = fold(it.text)
             entries = self.matcher.match_entries(
-                folded, hashtags=it.hashtags, mentions=it.mentions, author=it.author,
-                reply_to=it.reply_to, rule_tags=it.rule_tags,
+                folded,
+                hashtags=it.hashtags,
+                mentions=it.mentions,
+                author=it.author,
+                reply_to=it.reply_to,
+                rule_tags=it.rule_tags,
             )
             topics = self.matcher.match_topics(
                 folded, lang, hashtags=it.hashtags, entities=it.entities, rule_tags=it.rule_tags
@@ -108,9 +116,13 @@ class Enricher:
             intent = classify(folded, s.label, s.confidence, addressed=addressed)
             out.append(
                 Enrichment(
-                    lang=lang, sentiment=s.label, sentiment_score=round(s.score, 4),
-                    sentiment_confidence=round(s.confidence, 4), topics=tuple(topics),
-                    intent=intent, entries=tuple(e.name for e in entries),
+                    lang=lang,
+                    sentiment=s.label,
+                    sentiment_score=round(s.score, 4),
+                    sentiment_confidence=round(s.confidence, 4),
+                    topics=tuple(topics),
+                    intent=intent,
+                    entries=tuple(e.name for e in entries),
                     entry_kinds=tuple(e.kind for e in entries),
                 )
             )

@@ -24,7 +24,9 @@ def _write(path: Path, lines: list[bytes]) -> Path:
     return path
 
 
-def _read_all(settings: Settings, topic: str, n: int, timeout: float = 30) -> list[tuple[bytes, bytes]]:
+def _read_all(
+    settings: Settings, topic: str, n: int, timeout: float = 30
+) -> list[tuple[bytes, bytes]]:
     c = Consumer(settings.kafka.consumer_config(f"read-{topic}", "reader"))
     c.subscribe([topic])
     out: list[tuple[bytes, bytes]] = []
@@ -48,15 +50,21 @@ def test_replay_skips_blank_lines_and_reads_gzip(tmp_path: Path) -> None:
     src.start()
     got = list(src.records())
     assert [r.payload for r in got] == lines
-    assert [r.origin for r in got] == ["replay:a.ndjson:1", "replay:a.ndjson:4", "replay:b.ndjson.gz:1"]
+    assert [r.origin for r in got] == [
+        "replay:a.ndjson:1",
+        "replay:a.ndjson:4",
+        "replay:b.ndjson.gz:1",
+    ]
 
 
 def test_replay_speed_factor_reproduces_spacing(tmp_path: Path) -> None:
     from datetime import UTC, datetime, timedelta
 
     t0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
-    lines = [json.dumps(x_payload(i + 1, created_at=t0 + timedelta(seconds=2 * i))).encode()
-             for i in range(3)]
+    lines = [
+        json.dumps(x_payload(i + 1, created_at=t0 + timedelta(seconds=2 * i))).encode()
+        for i in range(3)
+    ]
     src = ReplaySource([_write(tmp_path / "s.ndjson", lines)], speed=4.0)  # 2 s gaps -> 0.5 s
     src.start()
     started = time.monotonic()

@@ -62,8 +62,10 @@ def test_source_contract(watch: WatchConfig) -> None:
 
 
 def test_ids_are_unique_snowflakes_in_event_time(watch: WatchConfig) -> None:
-    posts = [parse_stream_payload(p) for p in
-             SyntheticSource(watch, rate=10, seed=3, start_time=START).generate(300)]
+    posts = [
+        parse_stream_payload(p)
+        for p in SyntheticSource(watch, rate=10, seed=3, start_time=START).generate(300)
+    ]
     ids = [int(p.id) for p in posts]
     assert len(set(ids)) == len(ids)
     assert ids == sorted(ids)
@@ -76,20 +78,24 @@ def test_entity_offsets_point_at_the_text(generated: list[SyntheticPost]) -> Non
     checked = Counter[str]()
     for p in generated:
         data = json.loads(p.payload)["data"]
-        for key, prefix, field in (("hashtags", "#", "tag"), ("cashtags", "$", "tag"),
-                                   ("mentions", "@", "username")):
+        for key, prefix, field in (
+            ("hashtags", "#", "tag"),
+            ("cashtags", "$", "tag"),
+            ("mentions", "@", "username"),
+        ):
             for e in data.get("entities", {}).get(key, ()):
-                assert fold(data["text"][e["start"]:e["end"]]) == fold(prefix + e[field])
+                assert fold(data["text"][e["start"] : e["end"]]) == fold(prefix + e[field])
                 checked[key] += 1
         for e in data.get("entities", {}).get("urls", ()):
-            assert data["text"][e["start"]:e["end"]] == e["url"]
+            assert data["text"][e["start"] : e["end"]] == e["url"]
             assert e["expanded_url"].startswith("https://")
             checked["urls"] += 1
     assert all(checked[k] > 50 for k in ("hashtags", "cashtags", "mentions", "urls")), checked
 
 
 def test_included_users_cover_authors_references_and_mentions(
-        generated: list[SyntheticPost]) -> None:
+    generated: list[SyntheticPost],
+) -> None:
     for p in generated:
         raw = json.loads(p.payload)
         users = {u["id"] for u in raw["includes"]["users"]}
@@ -139,8 +145,9 @@ def test_languages(generated: list[SyntheticPost], parsed: list[Post]) -> None:
     assert [p.lang for p in generated] == [p.x_lang for p in parsed]
 
 
-def test_kinds_in_reasonable_proportions(generated: list[SyntheticPost],
-                                         parsed: list[Post]) -> None:
+def test_kinds_in_reasonable_proportions(
+    generated: list[SyntheticPost], parsed: list[Post]
+) -> None:
     kinds = Counter(p.kind for p in generated)
     assert share(kinds, "original") > 0.4
     assert 0.10 < share(kinds, "retweet") < 0.30
@@ -163,8 +170,9 @@ def test_intents_and_sentiment(generated: list[SyntheticPost]) -> None:
 
 
 def test_references_are_resolved(generated: list[SyntheticPost], parsed: list[Post]) -> None:
-    texts = {p.id: json.loads(g.payload)["data"]["text"] for g, p in
-             zip(generated, parsed, strict=True)}
+    texts = {
+        p.id: json.loads(g.payload)["data"]["text"] for g, p in zip(generated, parsed, strict=True)
+    }
     for p in parsed:
         for ref in p.references:
             assert ref.author_username and ref.text, p
@@ -179,8 +187,9 @@ def test_references_are_resolved(generated: list[SyntheticPost], parsed: list[Po
             assert p.text.startswith(f"@{reply.author_username} ")
 
 
-def test_official_accounts_answer_customers(watch: WatchConfig, generated: list[SyntheticPost],
-                                            parsed: list[Post]) -> None:
+def test_official_accounts_answer_customers(
+    watch: WatchConfig, generated: list[SyntheticPost], parsed: list[Post]
+) -> None:
     official = {fold(a) for _, e in watch.entries() for a in e.accounts}
     by_id = {p.id: p for p in parsed}
     answers = [p for g, p in zip(generated, parsed, strict=True) if g.kind == "official_reply"]
@@ -196,9 +205,9 @@ def test_official_accounts_answer_customers(watch: WatchConfig, generated: list[
             assert set(parent.mentions) & {a for _, e in watch.entries() for a in e.accounts}
 
 
-def test_watched_entries_and_topics_are_mentioned(watch: WatchConfig,
-                                                  generated: list[SyntheticPost],
-                                                  parsed: list[Post]) -> None:
+def test_watched_entries_and_topics_are_mentioned(
+    watch: WatchConfig, generated: list[SyntheticPost], parsed: list[Post]
+) -> None:
     assert all(p.rule_tags for p in parsed)
     entries = Counter(e for g in generated for e in g.entries)
     for _, e in watch.entries():
@@ -208,8 +217,13 @@ def test_watched_entries_and_topics_are_mentioned(watch: WatchConfig,
     matcher = WatchMatcher(watch)
     found = 0
     for g, p in zip(generated, parsed, strict=True):
-        matched = matcher.match_entries(fold(p.text), hashtags=p.hashtags, mentions=p.mentions,
-                                        author=p.author.username, reply_to=p.in_reply_to_username)
+        matched = matcher.match_entries(
+            fold(p.text),
+            hashtags=p.hashtags,
+            mentions=p.mentions,
+            author=p.author.username,
+            reply_to=p.in_reply_to_username,
+        )
         found += set(g.entries) <= {m.name for m in matched}
     assert found > 0.9 * N
 
@@ -226,13 +240,17 @@ def test_author_population_is_heavy_tailed(parsed: list[Post]) -> None:
 
 def test_uses_the_config_not_a_company_it_knows() -> None:
     assert "orbital" not in Path(synthetic.__file__).read_text(encoding="utf-8").lower()
-    cfg = parse_watch({
-        "languages": ["en", "de"],
-        "brands": [{"name": "Acme Energy", "aliases": ["Acme"], "accounts": ["acme_help"]}],
-        "topics": {"bills": {"en": ["invoice"], "de": ["Abrechnung"]}},
-    })
-    posts = [parse_stream_payload(p) for p in
-             SyntheticSource(cfg, seed=5, start_time=START).generate(1000)]
+    cfg = parse_watch(
+        {
+            "languages": ["en", "de"],
+            "brands": [{"name": "Acme Energy", "aliases": ["Acme"], "accounts": ["acme_help"]}],
+            "topics": {"bills": {"en": ["invoice"], "de": ["Abrechnung"]}},
+        }
+    )
+    posts = [
+        parse_stream_payload(p)
+        for p in SyntheticSource(cfg, seed=5, start_time=START).generate(1000)
+    ]
     assert {p.x_lang for p in posts} <= {"en", "de", "und"}
     assert all(p.rule_tags for p in posts)
     assert sum("Acme" in p.text or "acme_help" in p.mentions for p in posts) > 900
@@ -241,14 +259,19 @@ def test_uses_the_config_not_a_company_it_knows() -> None:
 
 def test_topics_only_config() -> None:
     cfg = parse_watch({"topics": {"heat": {"all": ["heatwave", "#canicule"]}}})
-    posts = [parse_stream_payload(p) for p in
-             SyntheticSource(cfg, seed=5, start_time=START).generate(300)]
+    posts = [
+        parse_stream_payload(p)
+        for p in SyntheticSource(cfg, seed=5, start_time=START).generate(300)
+    ]
     assert all(p.rule_tags == ("topic:heat",) for p in posts if not p.is_reply)
 
 
 def test_long_posts_use_note_tweet(generated: list[SyntheticPost], parsed: list[Post]) -> None:
-    long = [(g, p) for g, p in zip(generated, parsed, strict=True) if b'"note_tweet"' in g.payload
-            and g.kind == "original"]
+    long = [
+        (g, p)
+        for g, p in zip(generated, parsed, strict=True)
+        if b'"note_tweet"' in g.payload and g.kind == "original"
+    ]
     assert long
     for g, p in long:
         data = json.loads(g.payload)["data"]
@@ -335,8 +358,9 @@ def test_sample_preserves_fields(sample: list[tuple[dict[str, Any], Post]]) -> N
     for raw, p in long:
         assert p.text == raw["data"]["note_tweet"]["text"] != raw["data"]["text"]
         assert len(p.text) > 280
-        assert p.hashtags == tuple(h["tag"] for h in raw["data"]["note_tweet"]["entities"]
-                                   ["hashtags"])
+        assert p.hashtags == tuple(
+            h["tag"] for h in raw["data"]["note_tweet"]["entities"]["hashtags"]
+        )
     for raw, p in sample:
         assert p.id == raw["data"]["id"]
         assert p.created_at.isoformat().replace("+00:00", ".000Z") == raw["data"]["created_at"]

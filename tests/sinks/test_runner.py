@@ -67,12 +67,18 @@ def test_writes_posts_and_dead_letters_then_commits(settings: Settings, ch: Any)
     sink = ClickHouseSink(settings.clickhouse, client=ch)
     runner = SinkRunner(settings, sink)
     runner.start()
-    _run_until(runner, lambda: ch.command("SELECT uniqExact(id) FROM dead_letters") >= 3
-               and ch.command("SELECT uniqExact(id) FROM posts") >= 300)
+    _run_until(
+        runner,
+        lambda: (
+            ch.command("SELECT uniqExact(id) FROM dead_letters") >= 3
+            and ch.command("SELECT uniqExact(id) FROM posts") >= 300
+        ),
+    )
 
     assert ch.command("SELECT count() FROM posts FINAL") == 300
-    reasons = {r[0]: r[1] for r in ch.query(
-        "SELECT stage, reason FROM dead_letters FINAL").result_rows}
+    reasons = {
+        r[0]: r[1] for r in ch.query("SELECT stage, reason FROM dead_letters FINAL").result_rows
+    }
     # the malformed enriched record went round through the dead-letter topic, with its reason
     assert set(reasons) == {"ingest", "sink"}
     stages = ch.query("SELECT stage, reason FROM dead_letters FINAL ORDER BY reason").result_rows

@@ -27,9 +27,18 @@ def _posts(n: int, start: int = 1) -> list[Any]:
     sentiments = ["negative", "neutral", "positive"]
     return [
         make_enriched(
-            start + i, f"post {i} #Orbital #5G", entries=entries[i % 4], kinds=kinds[i % 4],
-            topics=topics[i % 4], sentiment=sentiments[i % 3], entities={"hashtags": [
-                {"start": 7, "end": 15, "tag": "Orbital"}, {"start": 16, "end": 19, "tag": "5G"}]},
+            start + i,
+            f"post {i} #Orbital #5G",
+            entries=entries[i % 4],
+            kinds=kinds[i % 4],
+            topics=topics[i % 4],
+            sentiment=sentiments[i % 3],
+            entities={
+                "hashtags": [
+                    {"start": 7, "end": 15, "tag": "Orbital"},
+                    {"start": 16, "end": 19, "tag": "5G"},
+                ]
+            },
         )
         for i in range(n)
     ]
@@ -37,7 +46,12 @@ def _posts(n: int, start: int = 1) -> list[Any]:
 
 def test_migrations_apply_once_and_record_versions(ch: Any) -> None:
     assert migrate(ch) == []  # the fixture already applied them
-    versions = [r[0] for r in ch.query("SELECT version FROM schema_migrations FINAL ORDER BY version").result_rows]
+    versions = [
+        r[0]
+        for r in ch.query(
+            "SELECT version FROM schema_migrations FINAL ORDER BY version"
+        ).result_rows
+    ]
     assert versions == [m.version for m in available()]
     for table in ("posts", "dead_letters", "mentions_1m"):
         assert ch.command(f"EXISTS TABLE {table}") == 1
@@ -46,22 +60,44 @@ def test_migrations_apply_once_and_record_versions(ch: Any) -> None:
 def test_posts_round_trip_with_x_fields(ch: Any, clickhouse: ClickHouseSettings) -> None:
     sink = _sink(ch, clickhouse)
     post = make_enriched(
-        424242, "@orbital_care still no signal #outage", lang="en", sentiment="negative",
+        424242,
+        "@orbital_care still no signal #outage",
+        lang="en",
+        sentiment="negative",
         topics=("outage",),
         referenced_tweets=[{"type": "replied_to", "id": "4242"}],
         in_reply_to_user_id="77",
         public_metrics={"retweet_count": 3, "reply_count": 1, "like_count": 9, "quote_count": 0},
-        context_annotations=[{"domain": {"id": "45", "name": "Brand Vertical"},
-                              "entity": {"id": "781", "name": "Telecom"}}],
+        context_annotations=[
+            {
+                "domain": {"id": "45", "name": "Brand Vertical"},
+                "entity": {"id": "781", "name": "Telecom"},
+            }
+        ],
     )
     sink.add_post(post)
     sink.flush()
     row = ch.query(
         "SELECT id, kind, replied_to_id, in_reply_to_user_id, like_count, retweet_count, "
         "context_entities, topics, entries, sentiment, author_username, author_followers "
-        "FROM posts FINAL WHERE id = 424242").result_rows
-    assert row == [(424242, "reply", 4242, 77, 9, 3, ["Telecom"], ["outage"],
-                    ["Orbital Telecom"], "negative", "someone", 120)]
+        "FROM posts FINAL WHERE id = 424242"
+    ).result_rows
+    assert row == [
+        (
+            424242,
+            "reply",
+            4242,
+            77,
+            9,
+            3,
+            ["Telecom"],
+            ["outage"],
+            ["Orbital Telecom"],
+            "negative",
+            "someone",
+            120,
+        )
+    ]
 
 
 def test_redelivered_batch_counts_once_in_posts_rollup_and_queries(
@@ -84,16 +120,24 @@ def test_redelivered_batch_counts_once_in_posts_rollup_and_queries(
     assert sum(r[1] for r in rows) == 40
 
     # per entry, the rollup agrees with the deduplicated posts table
-    from_rollup = dict(ch.query(
-        "SELECT entry, groupBitmapMerge(posts) FROM mentions_1m GROUP BY entry").result_rows)
-    from_posts = dict(ch.query(
-        "SELECT entry, count() FROM posts FINAL "
-        "ARRAY JOIN if(empty(entries), [''], entries) AS entry GROUP BY entry").result_rows)
+    from_rollup = dict(
+        ch.query(
+            "SELECT entry, groupBitmapMerge(posts) FROM mentions_1m GROUP BY entry"
+        ).result_rows
+    )
+    from_posts = dict(
+        ch.query(
+            "SELECT entry, count() FROM posts FINAL "
+            "ARRAY JOIN if(empty(entries), [''], entries) AS entry GROUP BY entry"
+        ).result_rows
+    )
     assert from_rollup == from_posts
     assert from_posts["Orbital Telecom"] == 20
 
 
-def test_every_named_query_runs_and_agrees_with_posts(ch: Any, clickhouse: ClickHouseSettings) -> None:
+def test_every_named_query_runs_and_agrees_with_posts(
+    ch: Any, clickhouse: ClickHouseSettings
+) -> None:
     sink = _sink(ch, clickhouse)
     for p in _posts(30):
         sink.add_post(p)
@@ -114,7 +158,9 @@ def test_every_named_query_runs_and_agrees_with_posts(ch: Any, clickhouse: Click
     assert len(recent) == 3 and all(r[5] == "negative" for r in recent)
 
 
-def test_hostile_parameter_values_are_bound_not_formatted(ch: Any, clickhouse: ClickHouseSettings) -> None:
+def test_hostile_parameter_values_are_bound_not_formatted(
+    ch: Any, clickhouse: ClickHouseSettings
+) -> None:
     sink = _sink(ch, clickhouse)
     for p in _posts(8):
         sink.add_post(p)
@@ -132,14 +178,18 @@ def test_hostile_parameter_values_are_bound_not_formatted(ch: Any, clickhouse: C
         queries.run(ch, "does_not_exist")
 
 
-def test_dead_letters_keep_original_bytes_and_dedupe(ch: Any, clickhouse: ClickHouseSettings) -> None:
+def test_dead_letters_keep_original_bytes_and_dedupe(
+    ch: Any, clickhouse: ClickHouseSettings
+) -> None:
     sink = _sink(ch, clickhouse)
     raw = b'{"data": {"id": "1", "text": \xff\xfe'
     dl = DeadLetter(stage="ingest", source="replay:x.ndjson:3", reason="invalid JSON", payload=raw)
     sink.add_dead_letter(dl)
     sink.add_dead_letter(DeadLetter.from_json(dl.model_dump_json()))  # the same record again
     sink.flush()
-    rows = ch.query("SELECT stage, source, reason, hex(payload) FROM dead_letters FINAL").result_rows
+    rows = ch.query(
+        "SELECT stage, source, reason, hex(payload) FROM dead_letters FINAL"
+    ).result_rows
     assert rows == [("ingest", "replay:x.ndjson:3", "invalid JSON", raw.hex().upper())]
 
 
@@ -156,6 +206,7 @@ class _FlakyClient:
         if self.failures > 0:
             self.failures -= 1
             from clickhouse_connect.driver.exceptions import OperationalError
+
             raise OperationalError("connection refused")
         return self.client.insert(*a, **kw)
 
@@ -179,6 +230,7 @@ def test_failed_flush_keeps_the_batch_and_skips_chunks_already_written(
         if flaky.calls == 1:
             flaky.calls += 1
             from clickhouse_connect.driver.exceptions import OperationalError
+
             raise OperationalError("connection reset")
         return original(*a, **kw)
 

@@ -20,19 +20,42 @@ def test_full_payload_keeps_x_fields() -> None:
         entities={
             "hashtags": [{"start": 30, "end": 33, "tag": "5G"}],
             "mentions": [{"start": 3, "end": 11, "username": "orbital", "id": "42"}],
-            "urls": [{"start": 43, "end": 66, "url": "https://t.co/abc",
-                      "expanded_url": "https://orbital.example/5g"}],
+            "urls": [
+                {
+                    "start": 43,
+                    "end": 66,
+                    "url": "https://t.co/abc",
+                    "expanded_url": "https://orbital.example/5g",
+                }
+            ],
             "cashtags": [{"start": 67, "end": 71, "tag": "ORB"}],
         },
-        public_metrics={"retweet_count": 5, "reply_count": 0, "like_count": 1, "quote_count": 0,
-                        "impression_count": 40},
-        context_annotations=[{"domain": {"id": "47", "name": "Brand", "description": "x"},
-                              "entity": {"id": "10", "name": "Orbital"}}],
+        public_metrics={
+            "retweet_count": 5,
+            "reply_count": 0,
+            "like_count": 1,
+            "quote_count": 0,
+            "impression_count": 40,
+        },
+        context_annotations=[
+            {
+                "domain": {"id": "47", "name": "Brand", "description": "x"},
+                "entity": {"id": "10", "name": "Orbital"},
+            }
+        ],
     )
-    payload["includes"]["users"].append({"id": "42", "username": "orbital", "name": "Orbital",
-                                          "verified": True, "verified_type": "business"})
-    payload["includes"]["tweets"] = [{"id": "1860000000000000000", "text": "Orbital lance la #5G",
-                                       "author_id": "42"}]
+    payload["includes"]["users"].append(
+        {
+            "id": "42",
+            "username": "orbital",
+            "name": "Orbital",
+            "verified": True,
+            "verified_type": "business",
+        }
+    )
+    payload["includes"]["tweets"] = [
+        {"id": "1860000000000000000", "text": "Orbital lance la #5G", "author_id": "42"}
+    ]
     post = parse_stream_payload(json.dumps(payload).encode(), source="replay")
     assert post.id == "1860000000000000001" and post.x_lang == "fr"
     assert post.is_retweet and not post.is_reply
@@ -49,8 +72,11 @@ def test_full_payload_keeps_x_fields() -> None:
 
 def test_long_post_uses_note_tweet_text() -> None:
     long = "Orbital " * 60
-    payload = x_payload(7, "Orbital Orbital… https://t.co/x",
-                        note_tweet={"text": long, "entities": {"hashtags": [{"tag": "long"}]}})
+    payload = x_payload(
+        7,
+        "Orbital Orbital… https://t.co/x",
+        note_tweet={"text": long, "entities": {"hashtags": [{"tag": "long"}]}},
+    )
     post = parse_stream_payload(json.dumps(payload))
     assert post.text == long and post.hashtags == ("long",)
 
@@ -66,8 +92,10 @@ def test_long_post_uses_note_tweet_text() -> None:
         (lambda p: p["includes"].update(users=[]), "includes.users"),
         (lambda p: p["data"].update(public_metrics={"like_count": -1}), "public_metrics"),
         (lambda p: p.pop("data"), "data"),
-        (lambda p: p["data"].update(referenced_tweets=[{"type": "liked", "id": "1"}]),
-         "referenced_tweets"),
+        (
+            lambda p: p["data"].update(referenced_tweets=[{"type": "liked", "id": "1"}]),
+            "referenced_tweets",
+        ),
     ],
 )
 def test_invalid_payload_names_the_field(mutate, field) -> None:  # type: ignore[no-untyped-def]
@@ -85,19 +113,35 @@ def test_garbage_is_invalid_payload(raw: bytes) -> None:
 
 
 def test_dead_letter_round_trips_bytes_and_has_stable_id() -> None:
-    dl = DeadLetter(stage="process", source="kafka", reason="bad", payload=b"\x00\xffabc",
-                    topic="tweets.raw", partition=1, offset=42)
+    dl = DeadLetter(
+        stage="process",
+        source="kafka",
+        reason="bad",
+        payload=b"\x00\xffabc",
+        topic="tweets.raw",
+        partition=1,
+        offset=42,
+    )
     again = DeadLetter.from_json(dl.model_dump_json())
     assert again.payload == b"\x00\xffabc" and again.offset == 42
     assert again.id == dl.id
-    assert DeadLetter(stage="process", source="kafka", reason="other reason", payload=b"x",
-                      topic="tweets.raw", partition=1, offset=43).id != dl.id
+    assert (
+        DeadLetter(
+            stage="process",
+            source="kafka",
+            reason="other reason",
+            payload=b"x",
+            topic="tweets.raw",
+            partition=1,
+            offset=43,
+        ).id
+        != dl.id
+    )
 
 
 def test_enriched_post_refuses_unknown_labels() -> None:
     post = parse_stream_payload(json.dumps(x_payload(9)))
-    base = {**post.model_dump(), "lang": "en", "sentiment_score": 0.1,
-            "sentiment_confidence": 0.5}
+    base = {**post.model_dump(), "lang": "en", "sentiment_score": 0.1, "sentiment_confidence": 0.5}
     with pytest.raises(ValueError, match="sentiment"):
         EnrichedPost.model_validate({**base, "sentiment": "angry"})
     with pytest.raises(ValueError, match="sentiment_score"):

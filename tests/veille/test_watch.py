@@ -18,8 +18,14 @@ from veille.watch import (
 
 CFG = {
     "languages": ["fr", "en"],
-    "brands": [{"name": "Crédit Lyonnais", "aliases": ["LCL", "#CreditLyonnais"],
-                "accounts": ["@lcl", "LCL_aide"], "exclude": ["lcl fm"]}],
+    "brands": [
+        {
+            "name": "Crédit Lyonnais",
+            "aliases": ["LCL", "#CreditLyonnais"],
+            "accounts": ["@lcl", "LCL_aide"],
+            "exclude": ["lcl fm"],
+        }
+    ],
     "competitors": [{"name": "Banque Verte", "aliases": ["BV"], "accounts": ["banqueverte"]}],
     "topics": {
         "fees": {"fr": ["frais", "agios"], "en": ["fees", "overdraft"]},

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from veille.cli import data, enrich, stages, up
+from veille.cli import data, enrich, models, stages, up
 from veille.cli.common import setup_logging
 
 app = typer.Typer(
@@ -20,8 +20,10 @@ app = typer.Typer(
 
 @app.callback()
 def _root(
-    log_level: Annotated[str | None, typer.Option(help="DEBUG, INFO, WARNING or ERROR "
-                         "[default: VEILLE_LOG_LEVEL or WARNING]")] = None,
+    log_level: Annotated[
+        str | None,
+        typer.Option(help="DEBUG, INFO, WARNING or ERROR [default: VEILLE_LOG_LEVEL or WARNING]"),
+    ] = None,
 ) -> None:
     setup_logging(log_level)
 
@@ -34,6 +36,8 @@ app.command()(data.query)
 app.command()(data.rules)
 app.command()(enrich.enrich)
 app.add_typer(data.db_app, name="db")
+app.add_typer(models.train_app, name="train")
+app.add_typer(models.eval_app, name="eval")
 
 
 def main() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import sys
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -18,7 +18,7 @@ from veille.cli.common import DATA_DIR_HELP, WATCH_HELP, errors, fail, settings,
 db_app = typer.Typer(no_args_is_help=True, help="ClickHouse schema.")
 
 
-class Format(str, Enum):
+class Format(StrEnum):
     table = "table"
     json = "json"
     csv = "csv"
@@ -48,8 +48,9 @@ def _param(values: list[str]) -> dict[str, str]:
 
 def query(
     name: Annotated[str | None, typer.Argument(help="query name; omit to list them")] = None,
-    param: Annotated[list[str] | None, typer.Option("--param", "-p",
-                     help="parameter as key=value (repeatable)")] = None,
+    param: Annotated[
+        list[str] | None, typer.Option("--param", "-p", help="parameter as key=value (repeatable)")
+    ] = None,
     data_dir: Annotated[Path | None, typer.Option(help=DATA_DIR_HELP)] = None,
     format: Annotated[Format, typer.Option("--format", "-f", help="output format")] = Format.table,
 ) -> None:
@@ -62,8 +63,9 @@ def query(
     if name is None:
         table = Table("query", "what it answers", "parameters")
         for q in queries.available().values():
-            table.add_row(q.name, q.description,
-                          ", ".join(f"{p.name}={p.default!r}" for p in q.params))
+            table.add_row(
+                q.name, q.description, ", ".join(f"{p.name}={p.default!r}" for p in q.params)
+            )
         Console().print(table)
         return
     with errors(queries.QueryError):
@@ -88,7 +90,9 @@ def query(
 
 def rules(
     watch: Annotated[Path | None, typer.Option(help=WATCH_HELP)] = None,
-    json_out: Annotated[bool, typer.Option("--json", help="one JSON array of {value, tag}")] = False,
+    json_out: Annotated[
+        bool, typer.Option("--json", help="one JSON array of {value, tag}")
+    ] = False,
     max_length: Annotated[int, typer.Option(help="longest rule X accepts on your plan")] = 1024,
 ) -> None:
     """Print the X filtered-stream rules compiled from the watch configuration.
@@ -103,8 +107,13 @@ def rules(
     if json_out:
         print(json.dumps([{"value": r.value, "tag": r.tag} for r in compiled], ensure_ascii=False))
         return
-    table = Table("tag", "rule", "chars", title=f"{len(compiled)} X filtered-stream rules",
-                  title_justify="left")
+    table = Table(
+        "tag",
+        "rule",
+        "chars",
+        title=f"{len(compiled)} X filtered-stream rules",
+        title_justify="left",
+    )
     for r in compiled:
         table.add_row(r.tag, r.value, str(len(r.value)))
     Console().print(table)

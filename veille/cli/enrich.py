@@ -32,8 +32,12 @@ def _texts(fh: TextIO) -> list[tuple[str, str | None]]:
 
 
 def enrich(
-    file: Annotated[Path | None, typer.Argument(help="texts, one per line (or JSON lines with "
-                    "a `text` field); default: stdin")] = None,
+    file: Annotated[
+        Path | None,
+        typer.Argument(
+            help="texts, one per line (or JSON lines with a `text` field); default: stdin"
+        ),
+    ] = None,
     sentiment: Annotated[str | None, typer.Option(help="sentiment backend: fast|accurate")] = None,
     watch: Annotated[Path | None, typer.Option(help=WATCH_HELP)] = None,
 ) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -25,7 +25,7 @@ logger = logging.getLogger(__name__)
 STATUS_HELP = "write this stage's status (JSON) to this file while it runs"
 
 
-class SourceName(str, Enum):
+class SourceName(StrEnum):
     synthetic = "synthetic"
     replay = "replay"
     x = "x"
@@ -45,16 +45,24 @@ def _ensure_topics(s: Settings) -> None:
 
 
 def build_source(
-    name: SourceName, s: Settings, *, inputs: list[Path] | None, rate: float | None,
-    seed: int, count: int | None, speed: float | None, scenario: str,
+    name: SourceName,
+    s: Settings,
+    *,
+    inputs: list[Path] | None,
+    rate: float | None,
+    seed: int,
+    count: int | None,
+    speed: float | None,
+    scenario: str,
 ) -> Any:
     """The source named on the command line, validated (no I/O yet)."""
     if name is SourceName.synthetic:
         from ingest.synthetic import SyntheticSource
 
         try:
-            return SyntheticSource(watch_config(s), rate=rate, seed=seed, count=count,
-                                   scenario=scenario)
+            return SyntheticSource(
+                watch_config(s), rate=rate, seed=seed, count=count, scenario=scenario
+            )
         except ValueError as e:
             fail(str(e))
     if name is SourceName.replay:
@@ -63,20 +71,34 @@ def build_source(
         if not inputs:
             fail("--source replay needs --input FILE (NDJSON of X API v2 payloads)")
         return ReplaySource(inputs, speed=speed)
-    fail("the x source (the X API v2 filtered stream) is not available in this version; "
-         "use --source synthetic or --source replay")
+    fail(
+        "the x source (the X API v2 filtered stream) is not available in this version; "
+        "use --source synthetic or --source replay"
+    )
 
 
 def ingest(
-    source: Annotated[SourceName, typer.Option(help="where posts come from")] = SourceName.synthetic,
-    input: Annotated[list[Path] | None, typer.Option("--input", "-i",
-                     help="NDJSON file(s) of X API v2 payloads, for --source replay")] = None,
-    rate: Annotated[float | None, typer.Option(help="synthetic posts per second "
-                    "(0: as fast as possible)")] = 100.0,
+    source: Annotated[
+        SourceName, typer.Option(help="where posts come from")
+    ] = SourceName.synthetic,
+    input: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--input", "-i", help="NDJSON file(s) of X API v2 payloads, for --source replay"
+        ),
+    ] = None,
+    rate: Annotated[
+        float | None, typer.Option(help="synthetic posts per second (0: as fast as possible)")
+    ] = 100.0,
     seed: Annotated[int, typer.Option(help="synthetic: random seed (reproducible output)")] = 0,
     count: Annotated[int | None, typer.Option(help="synthetic: stop after N posts")] = None,
-    speed: Annotated[float | None, typer.Option(help="replay: speed factor of the original "
-                     "timing (2 = twice as fast); unset: as fast as possible")] = None,
+    speed: Annotated[
+        float | None,
+        typer.Option(
+            help="replay: speed factor of the original "
+            "timing (2 = twice as fast); unset: as fast as possible"
+        ),
+    ] = None,
     scenario: Annotated[str, typer.Option(help="synthetic: scenario")] = "calm",
     duration: Annotated[float | None, typer.Option(help="stop after S seconds")] = None,
     watch: Annotated[Path | None, typer.Option(help=WATCH_HELP)] = None,
@@ -92,8 +114,16 @@ def ingest(
     s = settings(watch=watch)
     with errors(ValueError):
         s.kafka.servers  # noqa: B018 - fail early and clearly when no broker is configured
-    src = build_source(source, s, inputs=input, rate=rate or None, seed=seed, count=count,
-                       speed=speed, scenario=scenario)
+    src = build_source(
+        source,
+        s,
+        inputs=input,
+        rate=rate or None,
+        seed=seed,
+        count=count,
+        speed=speed,
+        scenario=scenario,
+    )
     status = StatusFile(status_file, "ingest")
     runner = IngestRunner(s, src, status)
     _on_signals(runner.stop)
@@ -140,8 +170,13 @@ def process(
     app = create_app(s)
     register(app, s, enricher, status)
     level = logging.getLevelName(logging.getLogger().level).lower()
-    worker = faust.Worker(app, loglevel="warn" if level == "warning" else level[:4],
-                          quiet=True, redirect_stdouts=False, override_logging=False)
+    worker = faust.Worker(
+        app,
+        loglevel="warn" if level == "warning" else level[:4],
+        quiet=True,
+        redirect_stdouts=False,
+        override_logging=False,
+    )
     try:
         worker.execute_from_commandline()
     finally:
@@ -164,8 +199,9 @@ def sink(
     with errors(ValueError):
         s.kafka.servers  # noqa: B018
     status = StatusFile(status_file, "sink")
-    ch = ClickHouseSink(s.clickhouse, s.veille.clickhouse_path(),
-                        chunk_rows=s.veille.sink_batch_rows)
+    ch = ClickHouseSink(
+        s.clickhouse, s.veille.clickhouse_path(), chunk_rows=s.veille.sink_batch_rows
+    )
     runner = SinkRunner(s, ch, status)
     _on_signals(runner.stop)
     _ensure_topics(s)
@@ -181,6 +217,10 @@ def sink(
         finally:
             runner.close()
         after = (ch.count_posts(), ch.count_dead_letters())
-        status.set_state("stopped", stored=after[0] - before[0],
-                         dead_lettered=after[1] - before[1], stored_total=after[0])
+        status.set_state(
+            "stopped",
+            stored=after[0] - before[0],
+            dead_lettered=after[1] - before[1],
+            stored_total=after[0],
+        )
         ch.close()

@@ -38,20 +38,33 @@ def _progress(p: Pipeline, phase: str) -> Table:
 
 
 def up(
-    source: Annotated[SourceName, typer.Option(help="where posts come from")] = SourceName.synthetic,
-    input: Annotated[list[Path] | None, typer.Option("--input", "-i",
-                     help="NDJSON file of X API v2 payloads that --source replay reads")] = None,
+    source: Annotated[
+        SourceName, typer.Option(help="where posts come from")
+    ] = SourceName.synthetic,
+    input: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--input", "-i", help="NDJSON file of X API v2 payloads that --source replay reads"
+        ),
+    ] = None,
     scenario: Annotated[str, typer.Option(help="synthetic scenario")] = "calm",
     rate: Annotated[float, typer.Option(help="synthetic posts per second (0: unpaced)")] = 100.0,
-    duration: Annotated[float | None, typer.Option(help="stop after S seconds "
-                        "(default: Ctrl-C, or the end of a replayed file)")] = None,
+    duration: Annotated[
+        float | None,
+        typer.Option(help="stop after S seconds (default: Ctrl-C, or the end of a replayed file)"),
+    ] = None,
     data_dir: Annotated[Path | None, typer.Option(help=DATA_DIR_HELP)] = None,
-    json_out: Annotated[bool, typer.Option("--json", help="print the summary as one JSON "
-                        "object on the last line")] = False,
+    json_out: Annotated[
+        bool, typer.Option("--json", help="print the summary as one JSON object on the last line")
+    ] = False,
     seed: Annotated[int, typer.Option(help="synthetic: random seed")] = 0,
     count: Annotated[int | None, typer.Option(help="synthetic: stop after N posts")] = None,
-    speed: Annotated[float | None, typer.Option(help="replay: speed factor of the original "
-                     "timing; unset: as fast as possible")] = None,
+    speed: Annotated[
+        float | None,
+        typer.Option(
+            help="replay: speed factor of the original timing; unset: as fast as possible"
+        ),
+    ] = None,
     watch: Annotated[Path | None, typer.Option(help=WATCH_HELP)] = None,
     sentiment: Annotated[str | None, typer.Option(help="sentiment backend: fast|accurate")] = None,
 ) -> None:
@@ -66,14 +79,24 @@ def up(
     if source is SourceName.replay and not input:
         fail("--source replay needs --input FILE")
     s = settings(data_dir=data_dir, watch=watch)
-    options = UpOptions(source=source.value, inputs=list(input or []), scenario=scenario,
-                        rate=rate or None, seed=seed, count=count, speed=speed,
-                        duration=duration, watch=watch, sentiment=sentiment)
+    options = UpOptions(
+        source=source.value,
+        inputs=list(input or []),
+        scenario=scenario,
+        rate=rate or None,
+        seed=seed,
+        count=count,
+        speed=speed,
+        duration=duration,
+        watch=watch,
+        sentiment=sentiment,
+    )
     pipeline = Pipeline(s, options)
     previous = signal.signal(signal.SIGTERM, lambda *_: _interrupt())
     summary: dict[str, Any] = {}
     try:
         with Live(console=console, refresh_per_second=4, transient=json_out) as live:
+
             def tick(phase: str) -> Any:
                 return lambda p: live.update(_progress(p, phase))
 
@@ -89,8 +112,9 @@ def up(
                 except KeyboardInterrupt:
                     drained = False
                 if not drained:
-                    console.print("[yellow]warning:[/] stopped before the sink wrote every "
-                                  "ingested record")
+                    console.print(
+                        "[yellow]warning:[/] stopped before the sink wrote every ingested record"
+                    )
                 live.update(_progress(pipeline, "stopping"))
                 pipeline.stop()
                 live.update(_progress(pipeline, "stopped"))
@@ -115,8 +139,14 @@ def _interrupt() -> None:
 def _print_summary(summary: dict[str, Any], json_out: bool) -> None:
     out = Console()
     table = Table(title="summary", title_justify="left", show_header=False)
-    for key in ("ingested", "enriched", "stored", "dead_lettered", "stored_total",
-                "ingest_seconds"):
+    for key in (
+        "ingested",
+        "enriched",
+        "stored",
+        "dead_lettered",
+        "stored_total",
+        "ingest_seconds",
+    ):
         table.add_row(key, str(summary[key]))
     (console if json_out else out).print(table)
     if not json_out:
