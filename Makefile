@@ -20,7 +20,7 @@ setup: $(STAMP)
 
 run: setup
 	$(BIN)/veille up --source synthetic --rate 200 --duration 30 --data-dir $(DATA)
-	$(BIN)/veille query mentions_over_time --param interval_s=10 --data-dir $(DATA)
+	$(BIN)/veille query mentions_over_time --param interval_s=60 --data-dir $(DATA)
 	$(BIN)/veille query sentiment_by_brand --data-dir $(DATA)
 
 test: setup
