@@ -11,10 +11,11 @@ DATA   ?= .veille
 .PHONY: setup run test lint clean
 
 $(STAMP): pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
-	touch $(STAMP)
+	@echo "setting up $(VENV) (log: $(VENV)/install.log)"
+	@$(PYTHON) -m venv $(VENV)
+	@($(BIN)/python -m pip install --upgrade pip && $(BIN)/python -m pip install -e '.[dev]') \
+		> $(VENV)/install.log 2>&1 || (tail -n 40 $(VENV)/install.log; exit 1)
+	@touch $(STAMP)
 
 setup: $(STAMP)
 

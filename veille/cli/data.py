@@ -10,10 +10,9 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from veille.cli.common import DATA_DIR_HELP, WATCH_HELP, errors, fail, settings, watch_config
+from veille.cli.common import out_console, DATA_DIR_HELP, WATCH_HELP, errors, fail, settings, watch_config
 
 db_app = typer.Typer(no_args_is_help=True, help="ClickHouse schema.")
 
@@ -66,7 +65,7 @@ def query(
             table.add_row(
                 q.name, q.description, ", ".join(f"{p.name}={p.default!r}" for p in q.params)
             )
-        Console().print(table)
+        out_console().print(table)
         return
     with errors(queries.QueryError):
         queries.get(name).bind(_param(param or []))  # unknown names fail before opening chDB
@@ -85,7 +84,7 @@ def query(
         table = Table(*columns, title=name, title_justify="left")
         for r in rows:
             table.add_row(*(", ".join(map(str, v)) if isinstance(v, list) else str(v) for v in r))
-        Console().print(table)
+        out_console().print(table)
 
 
 def rules(
@@ -116,7 +115,7 @@ def rules(
     )
     for r in compiled:
         table.add_row(r.tag, r.value, str(len(r.value)))
-    Console().print(table)
+    out_console().print(table)
 
 
 @db_app.command("migrate")

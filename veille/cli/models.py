@@ -11,10 +11,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from veille.cli.common import errors
+from veille.cli.common import out_console, errors
 
 train_app = typer.Typer(
     no_args_is_help=True, help="Train the shipped models (needs veille[train])."
@@ -80,4 +79,4 @@ def eval_sentiment(
     )
     for lang, f1 in scores.items():
         table.add_row(lang, f"{f1:.1f}")
-    Console().print(table)
+    out_console().print(table)

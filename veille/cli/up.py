@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
-from veille.cli.common import DATA_DIR_HELP, WATCH_HELP, fail, settings
+from veille.cli.common import out_console, DATA_DIR_HELP, WATCH_HELP, fail, settings
 from veille.cli.stages import SourceName
 from veille.pipeline import Pipeline, PipelineError, UpOptions
 
@@ -137,7 +137,7 @@ def _interrupt() -> None:
 
 
 def _print_summary(summary: dict[str, Any], json_out: bool) -> None:
-    out = Console()
+    out = out_console()
     table = Table(title="summary", title_justify="left", show_header=False)
     for key in (
         "ingested",
@@ -148,7 +148,9 @@ def _print_summary(summary: dict[str, Any], json_out: bool) -> None:
         "ingest_seconds",
     ):
         table.add_row(key, str(summary[key]))
-    (console if json_out else out).print(table)
+    target = console if json_out else out
+    target.print()
+    target.print(table)
     if not json_out:
         out.print(f"query it: veille query mentions_over_time --data-dir {summary['data_dir']}")
     else:
