@@ -21,6 +21,8 @@ err_console = Console(stderr=True)
 def out_console() -> Console:
     """Console for results on stdout: the terminal's width, or wide enough when piped."""
     return Console() if sys.stdout.isatty() else Console(width=160)
+
+
 T = TypeVar("T")
 
 DATA_DIR_HELP = "data directory of the embedded ClickHouse (chDB) [default: ./.veille]"

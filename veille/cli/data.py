@@ -12,7 +12,15 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from veille.cli.common import out_console, DATA_DIR_HELP, WATCH_HELP, errors, fail, settings, watch_config
+from veille.cli.common import (
+    DATA_DIR_HELP,
+    WATCH_HELP,
+    errors,
+    fail,
+    out_console,
+    settings,
+    watch_config,
+)
 
 db_app = typer.Typer(no_args_is_help=True, help="ClickHouse schema.")
 

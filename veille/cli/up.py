@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
-from veille.cli.common import out_console, DATA_DIR_HELP, WATCH_HELP, fail, settings
+from veille.cli.common import DATA_DIR_HELP, WATCH_HELP, fail, out_console, settings
 from veille.cli.stages import SourceName
 from veille.pipeline import Pipeline, PipelineError, UpOptions
 
