@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -82,4 +85,23 @@ def make_enriched(
             "entries": entries,
             "entry_kinds": kinds,
         }
+    )
+
+
+def run_veille(
+    *args: str, stdin: str | None = None, timeout: float = 240, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run the `veille` command line as a user would, without the caller's veille settings."""
+    clean = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("KAFKA_", "CLICKHOUSE_", "VEILLE_"))
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "veille", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**clean, **(env or {})},
     )

@@ -3,28 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
+from factories import run_veille
+
 from veille.watch import compile_rules, load_watch
-
-
-def _veille(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("KAFKA_", "CLICKHOUSE_", "VEILLE_"))
-    }
-    return subprocess.run(
-        [sys.executable, "-m", "veille", *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=env,
-    )
 
 
 def test_enrich_answers_one_object_per_line_in_order(tmp_path: Path) -> None:
@@ -38,7 +21,7 @@ def test_enrich_answers_one_object_per_line_in_order(tmp_path: Path) -> None:
     ]
     f = tmp_path / "texts.txt"
     f.write_text("\n".join(texts) + "\n", encoding="utf-8")
-    proc = _veille("enrich", str(f))
+    proc = run_veille("enrich", str(f))
     assert proc.returncode == 0, proc.stderr
     out = [json.loads(line) for line in proc.stdout.splitlines()]
     assert len(out) == len(texts)
@@ -54,25 +37,25 @@ def test_enrich_answers_one_object_per_line_in_order(tmp_path: Path) -> None:
     assert out[2]["intent"] == "question" and out[2]["entries"] == ["Nimbus Télécom"]
     assert out[5]["entries"] == ["Zephyr Net"]
 
-    piped = _veille("enrich", stdin="Orbital est top\n")
+    piped = run_veille("enrich", stdin="Orbital est top\n")
     assert piped.returncode == 0 and json.loads(piped.stdout)["sentiment"] == "positive"
 
 
 def test_rules_json_matches_the_compiler() -> None:
-    proc = _veille("rules", "--json")
+    proc = run_veille("rules", "--json")
     assert proc.returncode == 0, proc.stderr
     rules = json.loads(proc.stdout)
     assert rules == [{"value": r.value, "tag": r.tag} for r in compile_rules(load_watch())]
 
 
 def test_clear_errors() -> None:
-    bad = _veille("query", "no_such_query", "--data-dir", "/nonexistent")
+    bad = run_veille("query", "no_such_query", "--data-dir", "/nonexistent")
     assert bad.returncode != 0 and "no query named" in bad.stderr
-    alone = _veille("ingest", "--source", "synthetic", "--count", "1")
+    alone = run_veille("ingest", "--source", "synthetic", "--count", "1")
     assert alone.returncode != 0 and "KAFKA_BOOTSTRAP_SERVERS" in alone.stderr
-    replay = _veille("up", "--source", "replay")
+    replay = run_veille("up", "--source", "replay")
     assert replay.returncode != 0 and "--input" in replay.stderr
-    nodata = _veille("query", "recent_posts", "--data-dir", "/nonexistent")
+    nodata = run_veille("query", "recent_posts", "--data-dir", "/nonexistent")
     assert nodata.returncode != 0 and "veille up" in nodata.stderr
 
 
@@ -89,5 +72,5 @@ def test_every_command_has_an_example() -> None:
         ["train", "sentiment"],
         ["eval", "sentiment"],
     ):
-        proc = _veille(*cmd, "--help")
+        proc = run_veille(*cmd, "--help")
         assert proc.returncode == 0 and "Example:" in proc.stdout, cmd

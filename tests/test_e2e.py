@@ -4,31 +4,14 @@ and chDB, in subprocesses; then `veille query` on the same data directory."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
-from factories import SAMPLE
+from factories import SAMPLE, run_veille
 
 pytestmark = pytest.mark.integration
-
-
-def _veille(*args: str, timeout: float = 240) -> subprocess.CompletedProcess[str]:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("KAFKA_", "CLICKHOUSE_", "VEILLE_"))
-    }
-    return subprocess.run(
-        [sys.executable, "-m", "veille", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env=env,
-    )
 
 
 def _summary(proc: subprocess.CompletedProcess[str]) -> dict[str, Any]:
@@ -41,7 +24,7 @@ def _query(name: str, data_dir: Path, *params: str) -> list[dict[str, Any]]:
     args = ["query", name, "--data-dir", str(data_dir), "--format", "json"]
     for p in params:
         args += ["--param", p]
-    proc = _veille(*args, timeout=60)
+    proc = run_veille(*args, timeout=60)
     assert proc.returncode == 0, proc.stderr[-2000:]
     rows: list[dict[str, Any]] = json.loads(proc.stdout)
     return rows
@@ -50,7 +33,7 @@ def _query(name: str, data_dir: Path, *params: str) -> list[dict[str, Any]]:
 def test_up_synthetic_stores_every_post_once(tmp_path: Path) -> None:
     data = tmp_path / "d"
     s = _summary(
-        _veille(
+        run_veille(
             "up",
             "--source",
             "synthetic",
@@ -86,7 +69,7 @@ def test_up_replay_keeps_x_fields_and_dead_letters_bad_lines(tmp_path: Path) -> 
     mixed.write_bytes(b"\n".join(good[:5] + bad + good[5:]) + b"\n")
     data = tmp_path / "d"
     s = _summary(
-        _veille(
+        run_veille(
             "up", "--source", "replay", "--input", str(mixed), "--data-dir", str(data), "--json"
         )
     )
