@@ -12,7 +12,10 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 
-from veille.models import DeadLetter, EnrichedPost
+from veille.models import AccountSnapshot, Alert, DeadLetter, EnrichedPost, UsageSnapshot
+
+Record = EnrichedPost | DeadLetter | AccountSnapshot | Alert | UsageSnapshot
+"""What a sink stores: every kind of record the pipeline writes to ClickHouse."""
 
 
 class SinkError(RuntimeError):
@@ -29,11 +32,19 @@ class SinkUnavailable(SinkError):
 
 @dataclass
 class FlushResult:
-    posts: int = 0
-    dead_letters: int = 0
+    """What one flush wrote: rows per table, inserts made, time taken."""
+
+    rows: dict[str, int] = field(default_factory=dict)
     inserts: int = 0
     elapsed_s: float = 0.0
-    tables: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def posts(self) -> int:
+        return self.rows.get("posts", 0)
+
+    @property
+    def dead_letters(self) -> int:
+        return self.rows.get("dead_letters", 0)
 
 
 class Sink(ABC):
@@ -43,10 +54,8 @@ class Sink(ABC):
         """Open connections, apply migrations."""
 
     @abstractmethod
-    def add_post(self, post: EnrichedPost) -> None: ...
-
-    @abstractmethod
-    def add_dead_letter(self, record: DeadLetter) -> None: ...
+    def add(self, record: Record) -> None:
+        """Buffer one record (its type says which table it goes to)."""
 
     @property
     @abstractmethod

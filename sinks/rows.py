@@ -6,9 +6,10 @@ read back through SQL, so a mismatch fails there.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
-from veille.models import DeadLetter, EnrichedPost
+from veille.models import AccountSnapshot, Alert, DeadLetter, EnrichedPost, UsageSnapshot
 
 POST_COLUMNS = (
     "id",
@@ -149,4 +150,76 @@ def dead_letter_row(d: DeadLetter) -> list[Any]:
         d.reason,
         d.payload,
         d.failed_at,
+    ]
+
+
+ACCOUNT_COLUMNS = (
+    "observed_at",
+    "account_id",
+    "username",
+    "name",
+    "entry",
+    "entry_kind",
+    "followers_count",
+    "following_count",
+    "tweet_count",
+    "listed_count",
+)
+
+ALERT_COLUMNS = ("key", "kind", "severity", "title", "detail", "entry", "created_at", "data")
+
+USAGE_COLUMNS = (
+    "day",
+    "month",
+    "reads_day",
+    "reads_month",
+    "duplicates_day",
+    "budget_posts",
+    "cost_month_usd",
+    "paused",
+    "observed_at",
+)
+
+
+def account_row(a: AccountSnapshot) -> list[Any]:
+    return [
+        a.observed_at,
+        int(a.id),
+        a.username,
+        a.name,
+        a.entry,
+        a.entry_kind,
+        a.followers_count,
+        a.following_count,
+        a.tweet_count,
+        a.listed_count,
+    ]
+
+
+def alert_row(a: Alert) -> list[Any]:
+    return [
+        a.key,
+        a.kind,
+        a.severity,
+        a.title,
+        a.detail,
+        a.entry or "",
+        a.created_at,
+        json.dumps(a.data, ensure_ascii=False, default=str),
+    ]
+
+
+def usage_row(u: UsageSnapshot) -> list[Any]:
+    from datetime import date
+
+    return [
+        date.fromisoformat(u.day),
+        u.month,
+        u.reads_day,
+        u.reads_month,
+        u.duplicates_day,
+        u.budget_posts,
+        u.cost_month_usd,
+        u.paused,
+        u.observed_at,
     ]

@@ -13,14 +13,15 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 from pydantic import ValidationError
 
-from sinks.base import Sink, SinkUnavailable
+from sinks.base import Record, Sink, SinkUnavailable
 from veille.kafka import Producer, describe
-from veille.models import DeadLetter, EnrichedPost
+from veille.models import AccountSnapshot, Alert, DeadLetter, EnrichedPost, UsageSnapshot
 from veille.settings import Settings
 from veille.stats import StatusFile
 
@@ -65,8 +66,14 @@ class SinkRunner:
         self._producer = Producer(k, "veille-sink")
         self._producer.start()
         self._consumer = Consumer(k.consumer_config(self.settings.veille.sink_group, "veille-sink"))
+        self._parsers: dict[str, Callable[[bytes], Record]] = {
+            k.enriched_topic: EnrichedPost.model_validate_json,
+            k.alerts_topic: Alert.model_validate_json,
+            k.accounts_topic: AccountSnapshot.model_validate_json,
+            k.usage_topic: UsageSnapshot.model_validate_json,
+        }
         self._consumer.subscribe(
-            [k.enriched_topic, k.dlq_topic], on_revoke=self._on_revoke, on_lost=self._on_lost
+            [*self._parsers, k.dlq_topic], on_revoke=self._on_revoke, on_lost=self._on_lost
         )
 
     def stop(self) -> None:
@@ -130,21 +137,20 @@ class SinkRunner:
         self._offsets[(topic, msg.partition() or 0)] = (msg.offset() or 0) + 1
         if self._first_pending_at is None:
             self._first_pending_at = time.monotonic()
-        if topic == k.enriched_topic:
+        if topic == k.dlq_topic:
             try:
-                self.sink.add_post(EnrichedPost.model_validate_json(value))
+                self.sink.add(DeadLetter.from_json(value))
             except (ValidationError, ValueError) as e:
-                self.counters["rejected"] += 1
-                logger.warning("rejected enriched record at %s: %s", describe(msg), e)
-                assert self._producer is not None
-                self._producer.dead_letter(
-                    k.dlq_topic, self._dead(msg, f"invalid enriched post: {e}")
-                )
-        else:
-            try:
-                self.sink.add_dead_letter(DeadLetter.from_json(value))
-            except (ValidationError, ValueError) as e:
-                self.sink.add_dead_letter(self._dead(msg, f"malformed dead letter: {e}"))
+                self.sink.add(self._dead(msg, f"malformed dead letter: {e}"))
+            return
+        try:
+            self.sink.add(self._parsers[topic](value))
+        except (ValidationError, ValueError) as e:
+            self.counters["rejected"] += 1
+            what = "enriched post" if topic == k.enriched_topic else "record"
+            logger.warning("rejected %s at %s: %s", what, describe(msg), e)
+            assert self._producer is not None
+            self._producer.dead_letter(k.dlq_topic, self._dead(msg, f"invalid {what}: {e}"))
 
     @staticmethod
     def _dead(msg: Message, reason: str) -> DeadLetter:

@@ -1,4 +1,4 @@
-"""The ClickHouse sink: buffers enriched posts and dead letters, inserts them in large chunks.
+"""The ClickHouse sink: buffers records per table, inserts them in large chunks.
 
 `flush()` inserts the buffer in chunks of at most `chunk_rows` rows (ClickHouse advises 10k to
 100k rows per insert). A chunk that succeeded is not sent again when a later chunk fails and
@@ -10,25 +10,27 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from clickhouse_connect.driver.client import Client
 
-from sinks.base import FlushResult, Sink, SinkError
+from sinks import rows
+from sinks.base import FlushResult, Record, Sink, SinkError
 from sinks.clickhouse import connect, translate
 from sinks.migrate import migrate
-from sinks.rows import DEAD_LETTER_COLUMNS, POST_COLUMNS, dead_letter_row, post_row
-from veille.models import DeadLetter, EnrichedPost
+from veille.models import AccountSnapshot, Alert, DeadLetter, EnrichedPost, UsageSnapshot
 from veille.settings import ClickHouseSettings
 
 logger = logging.getLogger(__name__)
 
 
 class _Table:
-    def __init__(self, name: str, columns: tuple[str, ...]) -> None:
+    def __init__(self, name: str, columns: tuple[str, ...], to_row: Callable[[Any], list[Any]]):
         self.name = name
         self.columns = columns
+        self.to_row = to_row
         self.rows: list[list[Any]] = []
         self.done = 0  # rows of `rows` already inserted by an unfinished flush
 
@@ -38,7 +40,7 @@ class _Table:
 
 
 class ClickHouseSink(Sink):
-    """Writes `posts` and `dead_letters`. `start()` connects and applies migrations."""
+    """Writes every kind of record to its table. `start()` connects and applies migrations."""
 
     def __init__(
         self,
@@ -51,8 +53,13 @@ class ClickHouseSink(Sink):
         self.data_dir = data_dir
         self.chunk_rows = chunk_rows
         self._client = client
-        self._posts = _Table("posts", POST_COLUMNS)
-        self._dead = _Table("dead_letters", DEAD_LETTER_COLUMNS)
+        self._tables: dict[type, _Table] = {
+            EnrichedPost: _Table("posts", rows.POST_COLUMNS, rows.post_row),
+            DeadLetter: _Table("dead_letters", rows.DEAD_LETTER_COLUMNS, rows.dead_letter_row),
+            AccountSnapshot: _Table("account_metrics", rows.ACCOUNT_COLUMNS, rows.account_row),
+            Alert: _Table("alerts", rows.ALERT_COLUMNS, rows.alert_row),
+            UsageSnapshot: _Table("x_usage", rows.USAGE_COLUMNS, rows.usage_row),
+        }
 
     @property
     def client(self) -> Client:
@@ -66,20 +73,18 @@ class ClickHouseSink(Sink):
         for mg in migrate(self._client):
             logger.info("migrated version=%04d name=%s", mg.version, mg.name)
 
-    def add_post(self, post: EnrichedPost) -> None:
-        self._posts.rows.append(post_row(post))
-
-    def add_dead_letter(self, record: DeadLetter) -> None:
-        self._dead.rows.append(dead_letter_row(record))
+    def add(self, record: Record) -> None:
+        table = self._tables[type(record)]
+        table.rows.append(table.to_row(record))
 
     @property
     def pending(self) -> int:
-        return len(self._posts.rows) + len(self._dead.rows)
+        return sum(len(t.rows) for t in self._tables.values())
 
     def flush(self) -> FlushResult:
         started = time.perf_counter()
-        result = FlushResult(posts=len(self._posts.rows), dead_letters=len(self._dead.rows))
-        for table in (self._posts, self._dead):
+        result = FlushResult(rows={t.name: len(t.rows) for t in self._tables.values() if t.rows})
+        for table in self._tables.values():
             while table.done < len(table.rows):
                 chunk = table.rows[table.done : table.done + self.chunk_rows]
                 try:
@@ -88,14 +93,14 @@ class ClickHouseSink(Sink):
                     raise translate(e, f"inserting {len(chunk)} rows into {table.name}") from None
                 table.done += len(chunk)
                 result.inserts += 1
-        self._posts.clear()
-        self._dead.clear()
+        for table in self._tables.values():
+            table.clear()
         result.elapsed_s = time.perf_counter() - started
         return result
 
     def discard(self) -> None:
-        self._posts.clear()
-        self._dead.clear()
+        for table in self._tables.values():
+            table.clear()
 
     def count_posts(self) -> int:
         """Distinct posts stored (each post once, whatever merges have happened)."""

@@ -46,6 +46,9 @@ def kafka(broker: str, uid: str) -> KafkaSettings:
         raw_topic=f"raw-{uid}",
         enriched_topic=f"enriched-{uid}",
         dlq_topic=f"dlq-{uid}",
+        alerts_topic=f"alerts-{uid}",
+        accounts_topic=f"accounts-{uid}",
+        usage_topic=f"usage-{uid}",
         partitions=2,
         linger_ms=5,
     )

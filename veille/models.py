@@ -161,6 +161,55 @@ class EnrichedPost(Post):
     enriched_at: UtcDatetime = Field(default_factory=lambda: datetime.now(UTC))
 
 
+AlertSeverity = Literal["info", "warning", "critical"]
+
+
+class Alert(_Model):
+    """Something a person should know now: a budget reached, a crisis, an impersonator.
+
+    `key` identifies what the alert is about (`budget:2026-11`, `spike:Orbital Telecom`): a
+    later alert with the same key updates the earlier one instead of adding another.
+    """
+
+    key: str
+    kind: str
+    severity: AlertSeverity = "warning"
+    title: str
+    detail: str = ""
+    entry: str | None = None
+    created_at: UtcDatetime = Field(default_factory=lambda: datetime.now(UTC))
+    data: dict[str, Any] = {}
+
+
+class AccountSnapshot(_Model):
+    """The public counts of a watched account at one moment (the audience poller's reading)."""
+
+    id: PostId
+    username: str
+    name: str = ""
+    entry: str = Field(description="the watch entry owning the account")
+    entry_kind: EntryKind
+    followers_count: int = Field(ge=0)
+    following_count: int = Field(0, ge=0)
+    tweet_count: int = Field(0, ge=0)
+    listed_count: int = Field(0, ge=0)
+    observed_at: UtcDatetime = Field(default_factory=lambda: datetime.now(UTC))
+
+
+class UsageSnapshot(_Model):
+    """Posts read from X (billed once per post per UTC day) and the budget they count against."""
+
+    day: str = Field(pattern=r"^\d{4}-\d{2}-\d{2}$")
+    month: str = Field(pattern=r"^\d{4}-\d{2}$")
+    reads_day: int = Field(ge=0)
+    reads_month: int = Field(ge=0)
+    duplicates_day: int = Field(0, ge=0, description="posts read again the same day (not billed)")
+    budget_posts: int | None = None
+    cost_month_usd: float = 0.0
+    paused: bool = False
+    observed_at: UtcDatetime = Field(default_factory=lambda: datetime.now(UTC))
+
+
 class DeadLetter(_Model):
     """A record a stage could not parse or process, kept with the reason and original bytes."""
 

@@ -116,7 +116,7 @@ class Pipeline:
         if self.options.watch:
             env["VEILLE_WATCH_FILE"] = str(self.options.watch)
         self._env = env
-        ensure_topics(k, [k.raw_topic, k.enriched_topic, k.dlq_topic])
+        ensure_topics(k, k.all_topics())
         self._spawn("sink", ["--data-dir", str(self.settings.veille.data_dir)])
         process_args = ["--data-dir", str(self.settings.veille.data_dir)]
         if self.options.sentiment:

@@ -36,12 +36,26 @@ class KafkaSettings(BaseSettings):
     raw_topic: str = "tweets.raw"
     enriched_topic: str = "tweets.enriched"
     dlq_topic: str = "tweets.dlq"
+    alerts_topic: str = "veille.alerts"
+    accounts_topic: str = "x.accounts"
+    usage_topic: str = "x.usage"
     partitions: int = Field(4, ge=1, description="partitions of the topics veille creates")
     replication_factor: int = Field(1, ge=1)
     # Tansu answers a group join only after about half of the session timeout: keep it short.
     session_timeout_ms: int = Field(6000, ge=1000)
     compression: Literal["none", "gzip", "lz4", "zstd", "snappy"] = "lz4"
     linger_ms: int = Field(20, ge=0)
+
+    def all_topics(self) -> list[str]:
+        """Every topic veille reads or writes."""
+        return [
+            self.raw_topic,
+            self.enriched_topic,
+            self.dlq_topic,
+            self.alerts_topic,
+            self.accounts_topic,
+            self.usage_topic,
+        ]
 
     @property
     def servers(self) -> str:
@@ -118,6 +132,30 @@ class XSettings(BaseSettings):
 
     bearer_token: SecretStr | None = None
     api_base_url: str = "https://api.x.com"
+    stream_stall_timeout_s: float = Field(
+        20.0, gt=0, description="reconnect when the stream is silent longer (X: keep-alive 20 s)"
+    )
+    gap_fill_margin_s: float = Field(
+        60.0,
+        ge=0,
+        description="recent search after a reconnect starts this long before the last post",
+    )
+    search_max_results: int = Field(100, ge=10, le=100)
+    audience_interval_s: float = Field(3600.0, gt=0, description="audience poll interval")
+    price_per_post_usd: float = Field(
+        0.005, ge=0, description="X's pay-per-use price per post read"
+    )
+    monthly_budget_usd: float | None = Field(
+        None, ge=0, description="pause ingestion when the month's reads would cost more"
+    )
+
+    def budget_posts(self) -> int | None:
+        """The monthly budget in posts, or None when there is no budget."""
+        if self.monthly_budget_usd is None:
+            return None
+        if self.price_per_post_usd == 0:
+            return None
+        return int(self.monthly_budget_usd / self.price_per_post_usd + 1e-9)
 
 
 class VeilleSettings(BaseSettings):

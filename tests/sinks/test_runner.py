@@ -53,7 +53,7 @@ def _committed(settings: Settings, topic: str) -> int:
 
 def test_writes_posts_and_dead_letters_then_commits(settings: Settings, ch: Any) -> None:
     k = settings.kafka
-    ensure_topics(k, [k.enriched_topic, k.dlq_topic])
+    ensure_topics(k, k.all_topics())
     posts = [make_enriched(1000 + i) for i in range(300)]
     records: list[tuple[str, bytes | None, bytes]] = [
         (k.enriched_topic, p.key, p.model_dump_json().encode()) for p in posts
@@ -105,7 +105,7 @@ class _OutageSink(ClickHouseSink):
 
 def test_outage_keeps_offsets_uncommitted_and_catches_up(settings: Settings, ch: Any) -> None:
     k = settings.kafka
-    ensure_topics(k, [k.enriched_topic, k.dlq_topic])
+    ensure_topics(k, k.all_topics())
     posts = [make_enriched(5000 + i) for i in range(200)]
     _produce(settings, [(k.enriched_topic, p.key, p.model_dump_json().encode()) for p in posts])
 

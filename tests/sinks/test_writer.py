@@ -75,7 +75,7 @@ def test_posts_round_trip_with_x_fields(ch: Any, clickhouse: ClickHouseSettings)
             }
         ],
     )
-    sink.add_post(post)
+    sink.add(post)
     sink.flush()
     row = ch.query(
         "SELECT id, kind, replied_to_id, in_reply_to_user_id, like_count, retweet_count, "
@@ -106,11 +106,11 @@ def test_redelivered_batch_counts_once_in_posts_rollup_and_queries(
     sink = _sink(ch, clickhouse, chunk_rows=7)
     batch = _posts(40)
     for p in batch:
-        sink.add_post(p)
+        sink.add(p)
     sink.flush()
     # the same batch again, as after a crash between insert and commit, split differently
     for p in batch[5:] + batch[:5]:
-        sink.add_post(p)
+        sink.add(p)
     sink.flush()
 
     assert ch.command("SELECT count() FROM posts FINAL") == 40
@@ -140,7 +140,7 @@ def test_every_named_query_runs_and_agrees_with_posts(
 ) -> None:
     sink = _sink(ch, clickhouse)
     for p in _posts(30):
-        sink.add_post(p)
+        sink.add(p)
     sink.flush()
     for name in queries.available():
         columns, rows = queries.run(ch, name)
@@ -163,7 +163,7 @@ def test_hostile_parameter_values_are_bound_not_formatted(
 ) -> None:
     sink = _sink(ch, clickhouse)
     for p in _posts(8):
-        sink.add_post(p)
+        sink.add(p)
     sink.flush()
     hostile = "x' OR 1=1 --"
     _, rows = queries.run(ch, "recent_posts", {"entry": hostile})
@@ -184,8 +184,8 @@ def test_dead_letters_keep_original_bytes_and_dedupe(
     sink = _sink(ch, clickhouse)
     raw = b'{"data": {"id": "1", "text": \xff\xfe'
     dl = DeadLetter(stage="ingest", source="replay:x.ndjson:3", reason="invalid JSON", payload=raw)
-    sink.add_dead_letter(dl)
-    sink.add_dead_letter(DeadLetter.from_json(dl.model_dump_json()))  # the same record again
+    sink.add(dl)
+    sink.add(DeadLetter.from_json(dl.model_dump_json()))  # the same record again
     sink.flush()
     rows = ch.query(
         "SELECT stage, source, reason, hex(payload) FROM dead_letters FINAL"
@@ -221,7 +221,7 @@ def test_failed_flush_keeps_the_batch_and_skips_chunks_already_written(
 
     sink = _sink(ch, clickhouse, chunk_rows=10)
     for p in _posts(25):
-        sink.add_post(p)
+        sink.add(p)
     flaky = _FlakyClient(ch, failures=0)
     sink._client = flaky  # type: ignore[assignment]
     original = flaky.insert

@@ -41,7 +41,7 @@ def _ensure_topics(s: Settings) -> None:
 
     k = s.kafka
     with errors(DeliveryError):
-        ensure_topics(k, [k.raw_topic, k.enriched_topic, k.dlq_topic])
+        ensure_topics(k, k.all_topics())
 
 
 def build_source(
