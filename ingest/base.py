@@ -11,15 +11,22 @@ import threading
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar, Literal
+
+RecordKind = Literal["post", "account", "alert", "usage"]
 
 
 @dataclass(frozen=True, slots=True)
 class SourceRecord:
-    """One payload as the source delivered it, and where it came from (for dead letters)."""
+    """One payload as the source delivered it, and where it came from (for dead letters).
+
+    `kind` is `post` for X post payloads; a source may also emit account readings, alerts and
+    usage readings (the JSON of `AccountSnapshot`, `Alert`, `UsageSnapshot`).
+    """
 
     payload: bytes
     origin: str
+    kind: RecordKind = "post"
 
 
 class Source(ABC):
@@ -54,6 +61,10 @@ class Source(ABC):
     def wait(self, seconds: float) -> bool:
         """Sleep up to `seconds` unless stopped; True when stop() was called."""
         return self._stopping.wait(seconds)
+
+    def metrics(self) -> dict[str, Any]:
+        """Figures about the source itself (connections, reads...), for the status file."""
+        return {}
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release what start() opened. Idempotent."""

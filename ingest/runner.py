@@ -1,5 +1,8 @@
 """The ingest stage: read a source, validate each payload, produce it to the raw topic.
 
+(Records a source makes itself — account readings, alerts, usage readings — go to their own
+topics as they are.)
+
 Each payload that parses becomes a `Post`, produced as JSON to the raw topic keyed by post id
 (so every copy of a post lands in the same partition). A payload that does not parse goes to
 the dead-letter topic with the reason and its original bytes. `close()` flushes the producer
@@ -31,6 +34,11 @@ class IngestRunner:
         self.status = status or StatusFile(None, "ingest")
         self.producer = Producer(settings.kafka, f"veille-ingest-{source.name}")
         self.counters: dict[str, Any] = {"ingested": 0, "produced": 0, "dead_lettered": 0}
+        self._topics = {
+            "account": settings.kafka.accounts_topic,
+            "alert": settings.kafka.alerts_topic,
+            "usage": settings.kafka.usage_topic,
+        }
 
     def start(self) -> None:
         self.source.start()
@@ -44,6 +52,10 @@ class IngestRunner:
         c = self.counters
         self.status.set_state("running", **c)
         for rec in self.source.records():
+            if rec.kind != "post":  # readings and alerts made by the source itself
+                self.producer.produce(self._topics[rec.kind], rec.payload)
+                c[f"{rec.kind}_records"] = c.get(f"{rec.kind}_records", 0) + 1
+                continue
             c["ingested"] += 1
             try:
                 post = parse_stream_payload(rec.payload, source=self.source.name)
@@ -61,7 +73,7 @@ class IngestRunner:
                 c["produced"] += 1
             if c["ingested"] % 256 == 0:
                 self.producer.poll(0)
-                self.status.update(**c)
+                self.status.update(**c, **self.source.metrics())
         return c
 
     def close(self) -> None:
@@ -70,4 +82,4 @@ class IngestRunner:
             self.source.close()
         finally:
             self.producer.close()
-            self.status.update(force=True, **self.counters)
+            self.status.update(force=True, **self.counters, **self.source.metrics())

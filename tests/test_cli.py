@@ -70,6 +70,10 @@ def test_every_command_has_an_example() -> None:
         ["enrich"],
         ["db", "migrate"],
         ["train", "sentiment"],
+        ["rules", "sync"],
+        ["backfill"],
+        ["usage"],
+        ["compliance"],
         ["eval", "sentiment"],
     ):
         proc = run_veille(*cmd, "--help")

@@ -180,6 +180,9 @@ class VeilleSettings(BaseSettings):
     sink_flush_interval_s: float = Field(1.0, gt=0)
     sink_group: str = "veille-sink"
     sink_retry_max_s: float = Field(30.0, gt=0, description="longest backoff between retries")
+    compliance_interval_h: float = Field(
+        24.0, ge=0, description="X compliance run by the sink when X_BEARER_TOKEN is set; 0: never"
+    )
 
     def clickhouse_path(self) -> Path:
         """The chDB data directory used when no ClickHouse server is configured."""

@@ -123,11 +123,14 @@ def client(settings: XSettings) -> tweepy.Client:
     return c
 
 
-def streaming_client(settings: XSettings, cls: type[T], **kwargs: Any) -> T:
+S = TypeVar("S", bound=tweepy.StreamingClient)
+
+
+def streaming_client(settings: XSettings, cls: type[S], **kwargs: Any) -> S:
     """A tweepy StreamingClient (or subclass) routed to the base URL."""
-    c: Any = cls(_token(settings), return_type=dict, wait_on_rate_limit=False, **kwargs)
+    c = cls(_token(settings), return_type=dict, wait_on_rate_limit=False, **kwargs)
     route(c.session, settings.api_base_url)
-    return c  # type: ignore[no-any-return]
+    return c
 
 
 def _detail(resp: requests.Response | None) -> str:

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from veille.cli import data, enrich, models, stages, up
+from veille.cli import data, enrich, models, stages, up, xcmd
 from veille.cli.common import setup_logging
 
 app = typer.Typer(
@@ -33,7 +33,10 @@ app.command()(stages.ingest)
 app.command()(stages.process)
 app.command()(stages.sink)
 app.command()(data.query)
-app.command()(data.rules)
+app.add_typer(xcmd.rules_app, name="rules")
+app.command()(xcmd.backfill)
+app.command()(xcmd.usage)
+app.command()(xcmd.compliance)
 app.command()(enrich.enrich)
 app.add_typer(data.db_app, name="db")
 app.add_typer(models.train_app, name="train")

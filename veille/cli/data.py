@@ -14,12 +14,10 @@ from rich.table import Table
 
 from veille.cli.common import (
     DATA_DIR_HELP,
-    WATCH_HELP,
     errors,
     fail,
     out_console,
     settings,
-    watch_config,
 )
 
 db_app = typer.Typer(no_args_is_help=True, help="ClickHouse schema.")
@@ -75,16 +73,23 @@ def query(
             )
         out_console().print(table)
         return
+    print_query(name, _param(param or []), data_dir, format)
+
+
+def print_query(name: str, params: dict[str, str], data_dir: Path | None, format: str) -> None:
+    """Run a named query and print its rows as a table, JSON or CSV."""
+    from sinks import queries
+
     with errors(queries.QueryError):
-        queries.get(name).bind(_param(param or []))  # unknown names fail before opening chDB
+        queries.get(name).bind(params)  # unknown names fail before opening chDB
         client = _client(data_dir)
         try:
-            columns, rows = queries.run(client, name, _param(param or []))
+            columns, rows = queries.run(client, name, params)
         finally:
             client.close()
-    if format is Format.json:
+    if format == Format.json:
         print(json.dumps([dict(zip(columns, r, strict=True)) for r in rows], ensure_ascii=False))
-    elif format is Format.csv:
+    elif format == Format.csv:
         w = csv.writer(sys.stdout)
         w.writerow(columns)
         w.writerows(rows)
@@ -93,37 +98,6 @@ def query(
         for r in rows:
             table.add_row(*(", ".join(map(str, v)) if isinstance(v, list) else str(v) for v in r))
         out_console().print(table)
-
-
-def rules(
-    watch: Annotated[Path | None, typer.Option(help=WATCH_HELP)] = None,
-    json_out: Annotated[
-        bool, typer.Option("--json", help="one JSON array of {value, tag}")
-    ] = False,
-    max_length: Annotated[int, typer.Option(help="longest rule X accepts on your plan")] = 1024,
-) -> None:
-    """Print the X filtered-stream rules compiled from the watch configuration.
-
-    Example: veille rules --watch watch.yaml --json
-    """
-    from veille.watch import WatchConfigError, compile_rules
-
-    cfg = watch_config(settings(watch=watch))
-    with errors(WatchConfigError):
-        compiled = compile_rules(cfg, max_length=max_length)
-    if json_out:
-        print(json.dumps([{"value": r.value, "tag": r.tag} for r in compiled], ensure_ascii=False))
-        return
-    table = Table(
-        "tag",
-        "rule",
-        "chars",
-        title=f"{len(compiled)} X filtered-stream rules",
-        title_justify="left",
-    )
-    for r in compiled:
-        table.add_row(r.tag, r.value, str(len(r.value)))
-    out_console().print(table)
 
 
 @db_app.command("migrate")

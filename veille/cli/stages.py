@@ -71,10 +71,12 @@ def build_source(
         if not inputs:
             fail("--source replay needs --input FILE (NDJSON of X API v2 payloads)")
         return ReplaySource(inputs, speed=speed)
-    fail(
-        "the x source (the X API v2 filtered stream) is not available in this version; "
-        "use --source synthetic or --source replay"
-    )
+    from ingest.x.source import XSource
+
+    if s.x.bearer_token is None or not s.x.bearer_token.get_secret_value():
+        fail("--source x needs X_BEARER_TOKEN (the bearer token of your X developer app)")
+    s.veille.data_dir.mkdir(parents=True, exist_ok=True)
+    return XSource(s.x, watch_config(s), state_dir=s.veille.data_dir)
 
 
 def ingest(
@@ -110,6 +112,7 @@ def ingest(
     """
     from ingest.runner import IngestRunner
     from veille.kafka import DeliveryError
+    from veille.xapi import XApiError
 
     s = settings(watch=watch)
     with errors(ValueError):
@@ -132,7 +135,7 @@ def ingest(
         timer = threading.Timer(duration, runner.stop)
         timer.daemon = True
         timer.start()
-    with errors(FileNotFoundError, DeliveryError, OSError):
+    with errors(FileNotFoundError, DeliveryError, OSError, XApiError):
         try:
             runner.start()
             counters = runner.run()
@@ -205,9 +208,21 @@ def sink(
     runner = SinkRunner(s, ch, status)
     _on_signals(runner.stop)
     _ensure_topics(s)
+    schedule = None
+    if s.x.bearer_token is not None and s.veille.compliance_interval_h > 0:
+        from sinks.clickhouse import connect
+        from sinks.compliance import ComplianceSchedule
+
+        schedule = ComplianceSchedule(
+            lambda: connect(s.clickhouse, s.veille.clickhouse_path()),
+            s.x,
+            s.veille.compliance_interval_h * 3600,
+        )
     with errors(SinkError):
         try:
             runner.start()
+            if schedule is not None:
+                schedule.start()
             before = (ch.count_posts(), ch.count_dead_letters())
             status.update(force=True, stored_before=before[0])
             runner.run()
@@ -215,6 +230,8 @@ def sink(
             status.set_state("failed")
             raise
         finally:
+            if schedule is not None:
+                schedule.stop()
             runner.close()
         after = (ch.count_posts(), ch.count_dead_letters())
         status.set_state(

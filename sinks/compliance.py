@@ -1,0 +1,202 @@
+"""X compliance: remove stored posts that were deleted, protected or suspended on X.
+
+X's terms require such posts to leave storage within 24 hours. `check()` submits the ids of
+the stored X posts to X's batch compliance endpoint (a job: create, upload the ids, wait until
+complete, download the results) and `remove()` takes out each post X reports:
+- its row in `posts` (a lightweight DELETE),
+- its contribution to the `mentions_1m` rollup: the minutes it belonged to are rebuilt from the
+  remaining posts (the view `mentions_1m_source`),
+- and records the id and reason in `deleted_posts`.
+Synthetic posts are not X's and are never submitted. Run daily (`veille compliance`, the sink
+with `--compliance-every-h 24`, or the compose job).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import requests
+from clickhouse_connect.driver.client import Client
+
+from sinks.clickhouse import translate
+from veille import xapi
+from veille.settings import XSettings
+
+logger = logging.getLogger(__name__)
+
+JOB_MAX_IDS = 500_000
+
+
+@dataclass
+class ComplianceResult:
+    checked: int = 0
+    removed: int = 0
+    reasons: dict[str, int] = field(default_factory=dict)
+    jobs: list[str] = field(default_factory=list)
+
+
+def stored_ids(client: Client) -> list[int]:
+    """Ids of the stored posts that came from X (the stream, search, or a replayed capture)."""
+    try:
+        rows = client.query("SELECT DISTINCT id FROM posts WHERE source != 'synthetic'")
+    except Exception as e:
+        raise translate(e, "reading post ids for compliance") from None
+    return [int(r[0]) for r in rows.result_rows]
+
+
+def run_job(
+    settings: XSettings,
+    ids: Sequence[int],
+    *,
+    poll_s: float = 30.0,
+    timeout_s: float = 6 * 3600,
+    sleep: Callable[[float], Any] = time.sleep,
+) -> dict[int, str]:
+    """One batch compliance job for `ids`; returns id -> reason for the posts to remove.
+
+    Raises `XApiError` (or a subclass) when X refuses or the job does not complete in time.
+    """
+    x = xapi.client(settings)
+    body: dict[str, Any] = xapi.call(x.create_compliance_job, "creating a compliance job", "tweets")
+    job = body["data"]
+    with xapi.calling("uploading ids to the compliance job"):
+        r = requests.put(
+            job["upload_url"],
+            data="\n".join(map(str, ids)).encode(),
+            headers={"Content-Type": "text/plain"},
+            timeout=120,
+        )
+        r.raise_for_status()
+    deadline = time.monotonic() + timeout_s
+    while True:
+        status: dict[str, Any] = xapi.call(
+            x.get_compliance_job, "reading the compliance job", job["id"]
+        )
+        state = status["data"]["status"]
+        if state == "complete":
+            break
+        if state in ("failed", "expired"):
+            raise xapi.XApiError(f"compliance job {job['id']} {state}")
+        if time.monotonic() > deadline:
+            raise xapi.XApiError(f"compliance job {job['id']} not complete after {timeout_s}s")
+        sleep(poll_s)
+    with xapi.calling("downloading compliance results"):
+        r = requests.get(status["data"]["download_url"], timeout=300)
+        r.raise_for_status()
+    out: dict[int, str] = {}
+    for line in r.text.splitlines():
+        if line.strip():
+            item = json.loads(line)
+            out[int(item["id"])] = str(item.get("reason") or item.get("action") or "deleted")
+    logger.info("compliance job=%s checked=%d to_remove=%d", job["id"], len(ids), len(out))
+    return out
+
+
+def remove(client: Client, reasons: dict[int, str]) -> int:
+    """Remove posts from `posts` and the rollup, and record them. Returns rows removed."""
+    if not reasons:
+        return 0
+    ids = sorted(reasons)
+    try:
+        minutes = [
+            r[0]
+            for r in client.query(
+                "SELECT DISTINCT toStartOfMinute(created_at) FROM posts "
+                "WHERE id IN {ids:Array(UInt64)}",
+                parameters={"ids": ids},
+            ).result_rows
+        ]
+        present = int(
+            client.command(  # type: ignore[arg-type]
+                "SELECT uniqExact(id) FROM posts WHERE id IN {ids:Array(UInt64)}",
+                parameters={"ids": ids},
+            )
+        )
+        now = datetime.now(UTC)
+        client.insert(
+            "deleted_posts",
+            [[i, reasons[i], now] for i in ids],
+            column_names=["id", "reason", "removed_at"],
+        )
+        client.command("DELETE FROM posts WHERE id IN {ids:Array(UInt64)}", parameters={"ids": ids})
+        if minutes:
+            client.command(
+                "ALTER TABLE mentions_1m DELETE WHERE minute IN {m:Array(DateTime)} "
+                "SETTINGS mutations_sync = 2",
+                parameters={"m": minutes},
+            )
+            client.command(
+                "INSERT INTO mentions_1m SELECT * FROM mentions_1m_source "
+                "WHERE minute IN {m:Array(DateTime)}",
+                parameters={"m": minutes},
+            )
+    except Exception as e:
+        raise translate(e, "removing posts for compliance") from None
+    logger.info("compliance removed posts=%d minutes_rebuilt=%d", present, len(minutes))
+    return present
+
+
+def check(client: Client, settings: XSettings, **job_options: Any) -> ComplianceResult:
+    """Submit every stored X post to compliance jobs and remove what X reports."""
+    result = ComplianceResult()
+    ids = stored_ids(client)
+    result.checked = len(ids)
+    for i in range(0, len(ids), JOB_MAX_IDS):
+        reasons = run_job(settings, ids[i : i + JOB_MAX_IDS], **job_options)
+        result.removed += remove(client, reasons)
+        for reason in reasons.values():
+            result.reasons[reason] = result.reasons.get(reason, 0) + 1
+    return result
+
+
+class ComplianceSchedule:
+    """Runs `check()` every `interval_s` in a background thread (the sink's, with chDB)."""
+
+    def __init__(
+        self,
+        connect: Callable[[], Client],
+        settings: XSettings,
+        interval_s: float,
+        first_after_s: float = 300.0,
+    ) -> None:
+        self.connect = connect
+        self.settings = settings
+        self.interval_s = interval_s
+        self.first_after_s = first_after_s
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.runs = 0
+        self.last: ComplianceResult | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._loop, name="compliance", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(10)
+
+    def _loop(self) -> None:
+        wait = self.first_after_s
+        while not self._stop.wait(wait):
+            wait = self.interval_s
+            try:
+                client = self.connect()
+                try:
+                    self.last = check(client, self.settings, sleep=lambda s: self._stop.wait(s))
+                finally:
+                    client.close()
+                self.runs += 1
+                logger.info(
+                    "compliance checked=%d removed=%d", self.last.checked, self.last.removed
+                )
+            except Exception as e:  # a failed run is retried at the next interval
+                logger.error("compliance run failed: %s", e)
