@@ -87,7 +87,11 @@ class Drop:
 
 @dataclass(frozen=True)
 class Disconnect:
-    """Close the stream abruptly; with `mid_post`, after half of the next post's line."""
+    """Close the stream abruptly; with `mid_post`, after half of the next post's line.
+
+    The torn post is not delivered: the next connection starts with it. Without a post
+    available, `mid_post` just closes.
+    """
 
     mid_post: bool = False
 
@@ -214,7 +218,7 @@ def _csv(params: Mapping[str, str], name: str) -> set[str]:
 
 
 def _select(obj: Mapping[str, Any], keep: Iterable[str]) -> dict[str, Any]:
-    return {k: copy.deepcopy(v) for k, v in obj.items() if k in keep}
+    return {k: v for k, v in obj.items() if k in keep}
 
 
 def x_user(
@@ -388,7 +392,7 @@ class FakeX:
         self._clock = clock or (lambda: datetime.now(UTC))
         self._cond = threading.Condition(threading.RLock())
         self._ids = itertools.count(1_800_000_000_000_000_001)
-        self._server: ThreadingHTTPServer | None = None
+        self._server: _Server | None = None
         self._thread: threading.Thread | None = None
         self._sockets: set[socket.socket] = set()
         self._stopping = False
@@ -425,10 +429,8 @@ class FakeX:
         """Listen on a random free port of 127.0.0.1 and serve from a background thread."""
         if self._server is not None:
             raise RuntimeError("FakeX already started")
-        server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-        server.daemon_threads = True  # still joined by server_close(): block_on_close is True
-        server.fake = self  # type: ignore[attr-defined]
-        self._server = server
+        self._stopping = False
+        server = self._server = _Server(self)
         self._thread = threading.Thread(
             target=server.serve_forever, kwargs={"poll_interval": _POLL_S}, name="fakex"
         )
@@ -618,7 +620,11 @@ class FakeX:
         """Route one request; None when the handler already wrote the whole answer (stream)."""
         with self._cond:
             self._request_log.append((req.method, req.path))
-        reply = self._route(req)
+        try:
+            reply = self._route(req)
+        except Exception as e:  # a bug of the fake: answer visibly rather than drop the socket
+            logger.exception("fake X failed method=%s path=%s", req.method, req.path)
+            reply = _Reply(500, problem(500, f"fakex internal error: {e!r}"))
         with self._cond:
             if reply is not None and reply.status >= 400:
                 self._errors_answered += 1
@@ -666,7 +672,8 @@ class FakeX:
             if isinstance(body, dict) and list(body) == ["add"] and isinstance(body["add"], list):
                 reply = self._add_rules(body["add"], dry_run)
             elif isinstance(body, dict) and list(body) == ["delete"]:
-                reply = self._delete_rules(body["delete"] or {}, dry_run)
+                doomed = body["delete"] if isinstance(body["delete"], dict) else {}
+                reply = self._delete_rules(doomed, dry_run)
             else:
                 reply = _Reply(400, _invalid_request("Body must be one of {add: [...]}, {delete}"))
             self._rule_calls.append(RuleCall("POST", dry_run, body, reply.status))
@@ -987,7 +994,7 @@ class FakeX:
         with self._cond:
             self._user_lookups.append(names)
             found = [self._users[n.lower()] for n in names if n.lower() in self._users]
-            data = [_select(u, keep) if self._project else copy.deepcopy(u) for u in found]
+            data = copy.deepcopy([_select(u, keep) if self._project else u for u in found])
             missing = [n for n in names if n.lower() not in self._users]
         body: dict[str, Any] = {"data": data} if data else {}
         if missing:
@@ -1082,15 +1089,26 @@ class FakeX:
         return _Reply(200, b"".join(json.dumps(x).encode() + b"\n" for x in lines))
 
 
+class _Server(ThreadingHTTPServer):
+    """One thread per connection; `server_close()` joins them all (`block_on_close`)."""
+
+    daemon_threads = True
+
+    def __init__(self, fake: FakeX) -> None:
+        super().__init__(("127.0.0.1", 0), _Handler)
+        self.fake = fake
+
+
 class _Handler(BaseHTTPRequestHandler):
     """Turns each HTTP/1.1 request into a `_Request` for the server's `FakeX`."""
 
     protocol_version = "HTTP/1.1"
     server_version = "fakex"
+    server: _Server
 
     @property
     def fake(self) -> FakeX:
-        return self.server.fake  # type: ignore[attr-defined]
+        return self.server.fake
 
     def setup(self) -> None:
         super().setup()

@@ -10,13 +10,14 @@ models need, and translates tweepy's errors into ours:
 - `XUnavailable`: 5xx, network errors, timeouts: retry with backoff.
 
 The bearer token lives only in the tweepy clients' request headers: never in reprs, logs or the
-messages of our exceptions (tweepy logs request headers at DEBUG: `veille.cli` keeps tweepy's
-logger at INFO or above).
+messages of our exceptions. tweepy logs request headers at DEBUG: a filter on its loggers,
+installed when this module is imported, masks every `Bearer` credential in their records.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
@@ -68,6 +69,25 @@ POST_PARAMS: dict[str, Any] = {
     "expansions": EXPANSIONS,
     "user_fields": USER_FIELDS,
 }
+
+
+class RedactBearer(logging.Filter):
+    """Masks `Bearer <credential>` in log records (tweepy writes request headers at DEBUG)."""
+
+    _BEARER = re.compile(r"(Bearer\s+)[^\s'\"]+")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if "Bearer" in message:
+            record.msg = self._BEARER.sub(r"\1***", message)
+            record.args = None
+        return True
+
+
+for _name in ("tweepy", "tweepy.client", "tweepy.streaming"):
+    _log = logging.getLogger(_name)
+    if not any(isinstance(f, RedactBearer) for f in _log.filters):
+        _log.addFilter(RedactBearer())
 
 
 class XApiError(RuntimeError):

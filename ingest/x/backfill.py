@@ -5,7 +5,8 @@
 limited and backing off on server errors, and yields one stream-shaped payload per post
 (`{"data", "includes", "matching_rules"}`, the includes trimmed to what the post references),
 so posts from search and from the stream take the same path. X only searches up to 10 seconds
-before now: `end` is clamped to that.
+before now: `end` is clamped to that. X takes times to the second: the window is widened to
+whole seconds.
 """
 
 from __future__ import annotations
@@ -72,6 +73,13 @@ class RecentSearch:
         """
         latest = self.clock.now() - SEARCH_LAG
         end = min(end or latest, latest)
+        # X takes times to the second: widen the window to whole seconds so that nothing at
+        # its edges is cut off (the start is inclusive, the end exclusive)
+        start = start.replace(microsecond=0)
+        if end.microsecond:
+            end = min(
+                end.replace(microsecond=0) + timedelta(seconds=1), latest.replace(microsecond=0)
+            )
         if end <= start:
             return
         token: str | None = None

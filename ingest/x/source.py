@@ -82,6 +82,7 @@ class XSource(Source):
         self._lock = threading.Lock()
         self.gap_fill_posts = 0
         self.gap_fills = 0
+        self._pending_gaps = 0  # queued or running
         self.stream: FilteredStream | None = None
         self.search: RecentSearch | None = None
 
@@ -153,6 +154,11 @@ class XSource(Source):
             if self.stopping:
                 return
 
+    def caught_up(self) -> bool:
+        """No gap fill is waiting or running, and every record read has been taken."""
+        with self._lock:
+            return self._pending_gaps == 0 and self._queue.empty()
+
     def metrics(self) -> dict[str, Any]:
         out: dict[str, Any] = dict(self.stream.counters) if self.stream else {}
         out.update(
@@ -198,6 +204,8 @@ class XSource(Source):
             self._first_connect = self._first_connect or now
         if last is not None and (reconnect or self._last_seen is not None):
             margin = timedelta(seconds=self.settings.gap_fill_margin_s)
+            with self._lock:
+                self._pending_gaps += 1
             self._gaps.put((last - margin, now))
 
     # -- threads --------------------------------------------------------------------------
@@ -260,18 +268,26 @@ class XSource(Source):
                 start, end = self._gaps.get(timeout=0.2)
             except queue.Empty:
                 continue
-            ready = end + SEARCH_LAG + timedelta(seconds=1)
-            wait = (ready - self.clock.now()).total_seconds()
-            if wait > 0 and self.clock.sleep(wait):
-                return
-            self.gap_fills += 1
-            logger.info("gap fill from %s to %s", start.isoformat(), end.isoformat())
-            for rule in self.rules:
-                for payload in self.search.posts(rule.value, start, end, tag=rule.tag):
-                    if self.meter.exhausted(self.clock.now()):
-                        return
-                    self.gap_fill_posts += 1
-                    self._accept(payload, "x:gap-fill")
+            try:
+                self._fill(start, end)
+            finally:
+                with self._lock:
+                    self._pending_gaps -= 1
+
+    def _fill(self, start: datetime, end: datetime) -> None:
+        assert self.search is not None
+        ready = end + SEARCH_LAG + timedelta(seconds=1)
+        wait = (ready - self.clock.now()).total_seconds()
+        if wait > 0 and self.clock.sleep(wait):
+            return
+        self.gap_fills += 1
+        logger.info("gap fill from %s to %s", start.isoformat(), end.isoformat())
+        for rule in self.rules:
+            for payload in self.search.posts(rule.value, start, end, tag=rule.tag):
+                if self.meter.exhausted(self.clock.now()):
+                    return
+                self.gap_fill_posts += 1
+                self._accept(payload, "x:gap-fill")
 
     def _audience_loop(self, client: Any) -> None:
         while not self.stopping:

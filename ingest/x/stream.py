@@ -66,7 +66,8 @@ class FilteredStream(tweepy.StreamingClient):
         self.on_connected = on_connected
         self.backoff = Backoff()
         self.counters: Counter[str] = Counter()
-        self.delays: list[tuple[Kind, float]] = []
+        # what happened, in order: ("connected", 0.0) or (backoff kind, wait in seconds)
+        self.history: list[tuple[str, float]] = []
         self._response: requests.Response | None = None
         self._lock = threading.Lock()
 
@@ -121,6 +122,7 @@ class FilteredStream(tweepy.StreamingClient):
                 try:
                     if resp.status_code == 200:
                         self.counters["connections"] += 1
+                        self.history.append(("connected", 0.0))
                         self.backoff.reset()
                         logger.info("stream connected reconnect=%s", connected_before)
                         self.on_connected(connected_before)
@@ -130,7 +132,9 @@ class FilteredStream(tweepy.StreamingClient):
                             self._failed("network", "stream closed by X")
                     else:
                         self._refused(resp)
-                except _NETWORK_ERRORS as e:
+                except (*_NETWORK_ERRORS, AttributeError, ValueError, OSError) as e:
+                    # AttributeError/ValueError: the response was closed under the reader
+                    # (drop_connection from another thread)
                     if self.running:
                         kind = "stall" if _is_timeout(e) else "disconnect"
                         self.counters[kind + "s"] += 1
@@ -216,7 +220,7 @@ class FilteredStream(tweepy.StreamingClient):
         if not self.running:
             return
         wait = self.backoff.next(kind, retry_after_s)
-        self.delays.append((kind, wait))
+        self.history.append((kind, wait))
         self.counters[f"backoff_{kind}"] += 1
         if self.backoff.at_max:
             self.counters["backoff_at_max"] += 1

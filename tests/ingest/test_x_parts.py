@@ -62,7 +62,7 @@ def test_rules_plan_keeps_ids_of_unchanged_rules() -> None:
     assert [r.id for r in p.keep] == ["1"]
     assert sorted(r.id for r in p.delete) == ["2", "3"]  # stale and duplicate
     assert p.add == [Rule("c", "topic:c")]
-    assert plan(p.keep + [RemoteRule("9", "c", "topic:c")], compiled).changes == 0
+    assert plan([*p.keep, RemoteRule("9", "c", "topic:c")], compiled).changes == 0
 
 
 def test_requests_to_x_host_are_routed_to_the_base_url() -> None:
