@@ -113,3 +113,37 @@ def test_up_replay_keeps_x_fields_and_dead_letters_bad_lines(tmp_path: Path) -> 
         assert row[8] == [c["entity"]["name"] for c in d.get("context_annotations", [])]
     assert [r[1] for r in dead] == [f"replay:mixed.ndjson:{n}" for n in (6, 7, 8)]
     assert all(r[0] == "ingest" and r[2].startswith("invalid X post payload") for r in dead)
+
+
+def test_up_from_x_stores_the_stream_and_records_usage(tmp_path: Path) -> None:
+    from factories import x_payload
+    from fakex import FakeX, Send
+
+    with FakeX("e2e-token", script=[Send(300)], keepalive_s=0.5) as fake:
+        fake.add_posts(
+            x_payload(1_950_000_000_000_000_000 + i, f"Orbital post {i}") for i in range(300)
+        )
+        env = {
+            "X_BEARER_TOKEN": "e2e-token",
+            "X_API_BASE_URL": fake.base_url,
+            "VEILLE_COMPLIANCE_INTERVAL_H": "0",
+        }
+        data = tmp_path / "d"
+        s = _summary(
+            run_veille(
+                "up",
+                "--source",
+                "x",
+                "--duration",
+                "15",
+                "--data-dir",
+                str(data),
+                "--json",
+                env=env,
+            )
+        )
+        assert fake.max_concurrent_connections == 1
+        assert len(fake.rules) == len(json.loads(run_veille("rules", "--json").stdout))
+    assert s["ingested"] == s["stored"] == 300 and s["dead_lettered"] == 0
+    usage = json.loads(run_veille("usage", "--data-dir", str(data), "--json").stdout)
+    assert usage and usage[-1]["reads_day"] == 300 and usage[-1]["reads_month"] == 300

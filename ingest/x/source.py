@@ -129,6 +129,8 @@ class XSource(Source):
         self._threads.append(t)
 
     def stop(self) -> None:
+        if not self.stopping and self.stream is not None:
+            self._queue_usage()  # the last reading, taken by records() before it ends
         super().stop()
         self.clock.interrupt()
         self._timer.interrupt()
