@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -10,7 +11,7 @@ from factories import make_enriched
 from sinks import queries
 from sinks.migrate import available, migrate
 from sinks.writer import ClickHouseSink
-from veille.models import DeadLetter
+from veille.models import AccountSnapshot, DeadLetter, UsageSnapshot
 from veille.settings import ClickHouseSettings
 
 
@@ -141,12 +142,39 @@ def test_every_named_query_runs_and_agrees_with_posts(
     sink = _sink(ch, clickhouse)
     for p in _posts(30):
         sink.add(p)
+    now = datetime.now(UTC)
+    for hours, followers in ((48, 1000), (24, 1100), (0, 1250)):
+        sink.add(
+            AccountSnapshot(
+                id="42",
+                username="orbital",
+                entry="Orbital Telecom",
+                entry_kind="brand",
+                followers_count=followers,
+                observed_at=now - timedelta(hours=hours),
+            )
+        )
+    sink.add(
+        UsageSnapshot(
+            day=f"{now:%Y-%m-%d}",
+            month=f"{now:%Y-%m}",
+            reads_day=30,
+            reads_month=30,
+            budget_posts=1000,
+            cost_month_usd=0.15,
+        )
+    )
     sink.flush()
     for name in queries.available():
         columns, rows = queries.run(ch, name)
         assert columns, name
         assert rows, f"{name} returned no rows on a filled table"
 
+    _, audience = queries.run(ch, "audience_growth")
+    assert audience[0][:6] == ["orbital", "Orbital Telecom", "brand", 1000, 1250, 250]
+    assert audience[0][6] == pytest.approx(125.0)
+    _, usage = queries.run(ch, "x_usage")
+    assert usage[0][1] == 30 and usage[0][4] == pytest.approx(0.15)
     _, sov = queries.run(ch, "share_of_voice")
     assert sum(r[3] for r in sov) == pytest.approx(1.0, abs=1e-3)
     _, by_brand = queries.run(ch, "sentiment_by_brand", {"kind": "brand"})
