@@ -381,3 +381,46 @@ def test_token_never_in_output(
     out, errout = capfd.readouterr()
     for blob in (text, out, errout, caplog.text):
         assert TOKEN not in blob
+
+
+def test_backfill_command_reads_a_past_period(settings: Settings, clock: FakeClock) -> None:
+    from factories import run_veille
+
+    k = settings.kafka
+    ensure_topics(k, k.all_topics())
+    now = clock.now()
+    old = [
+        x_payload(
+            1_900_000_000_000_002_100 - i,
+            f"Orbital old {i}",
+            created_at=now - timedelta(hours=5, minutes=i),
+        )
+        for i in range(30, 0, -1)
+    ]
+    recent = [
+        x_payload(
+            1_900_000_000_000_003_000 + i,
+            f"Orbital recent {i}",
+            created_at=now - timedelta(minutes=90 - i),
+        )
+        for i in range(50)
+    ]
+    with FakeX(TOKEN) as fake:
+        fake.add_posts(old + recent)
+        env = {
+            "X_BEARER_TOKEN": TOKEN,
+            "X_API_BASE_URL": fake.base_url,
+            "X_SEARCH_MAX_RESULTS": "10",
+            "KAFKA_BOOTSTRAP_SERVERS": k.servers,
+            "KAFKA_RAW_TOPIC": k.raw_topic,
+            "KAFKA_DLQ_TOPIC": k.dlq_topic,
+        }
+        proc = run_veille("backfill", "--since", "2h", env=env, timeout=120)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        searches = len(fake.search_queries)
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    rules = len(compile_rules(load_watch()))
+    assert out["produced"] == 50 * rules  # every rule's search (the fake does not filter)
+    assert searches == out["search_requests"] >= 5 * rules  # pages of 10
+    ids = {json.loads(v)["id"] for v in _read_topic(settings, k.raw_topic)}
+    assert ids == {p["data"]["id"] for p in recent}
