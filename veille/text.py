@@ -34,6 +34,8 @@ URL_RE = re.compile(r"https?://\S+")
 
 def fold(text: str) -> str:
     """Lower-case, accent-free form of `text` (NFKD without combining marks, casefolded)."""
+    if text.isascii():  # nothing to decompose: the common case, made fast
+        return text.lower()
     text = text.translate(_LIGATURES)
     decomposed = unicodedata.normalize("NFKD", text)
     stripped = "".join(c for c in decomposed if not unicodedata.combining(c))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from processors.enrich.intent import classify
@@ -131,8 +132,22 @@ class Enricher:
     def enrich(self, posts: Sequence[Post]) -> list[EnrichedPost]:
         """One `EnrichedPost` per post, in order. Raises only on a bug or a broken model."""
         results = self._enrich([_item(p) for p in posts])
+        now = datetime.now(UTC)
+        # the post is already validated and the enrichment is ours: construct without
+        # validating again (the hot path of the processor)
         return [
-            EnrichedPost.model_validate({**p.model_dump(), **e.as_dict()})
+            EnrichedPost.model_construct(
+                **dict(p),
+                lang=e.lang,
+                sentiment=e.sentiment,
+                sentiment_score=e.sentiment_score,
+                sentiment_confidence=e.sentiment_confidence,
+                topics=e.topics,
+                intent=e.intent,
+                entries=e.entries,
+                entry_kinds=e.entry_kinds,
+                enriched_at=now,
+            )
             for p, e in zip(posts, results, strict=True)
         ]
 

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from veille.cli import data, enrich, models, stages, up, xcmd
+from veille.cli import bench, data, enrich, models, stages, up, xcmd
 from veille.cli.common import setup_logging
 
 app = typer.Typer(
@@ -41,6 +41,7 @@ app.command()(enrich.enrich)
 app.add_typer(data.db_app, name="db")
 app.add_typer(models.train_app, name="train")
 app.add_typer(models.eval_app, name="eval")
+app.add_typer(bench.bench_app, name="bench")
 
 
 def main() -> None:
