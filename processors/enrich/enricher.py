@@ -15,7 +15,7 @@ from typing import Any
 from processors.enrich.intent import classify
 from processors.enrich.language import LanguageDetector
 from processors.enrich.sentiment import SentimentBackend, get_backend
-from veille.models import EnrichedPost, Post
+from veille.models import EnrichedPost, EntryKind, Intent, Post, Sentiment
 from veille.text import fold, hashtags_in, mentions_in
 from veille.watch import WatchConfig, WatchMatcher
 
@@ -25,13 +25,13 @@ class Enrichment:
     """What enrichment adds to a post (the fields of `EnrichedPost` beyond `Post`)."""
 
     lang: str
-    sentiment: str
+    sentiment: Sentiment
     sentiment_score: float
     sentiment_confidence: float
     topics: tuple[str, ...]
-    intent: str
+    intent: Intent
     entries: tuple[str, ...]
-    entry_kinds: tuple[str, ...]
+    entry_kinds: tuple[EntryKind, ...]
 
     def as_dict(self) -> dict[str, Any]:
         return {

@@ -192,7 +192,9 @@ class LanguageDetector:
         self.load()
         assert self._identifier is not None
         per_label = self._identifier._decide(text)  # probabilities, aliases folded
-        merged = np.bincount(self._group_of, weights=per_label, minlength=len(self._groups))
+        merged: npt.NDArray[np.float64] = np.bincount(
+            self._group_of, weights=per_label, minlength=len(self._groups)
+        ).astype(np.float64, copy=False)
         merged[~self._allowed] = 0.0
         return merged
 
