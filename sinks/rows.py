@@ -56,6 +56,8 @@ POST_COLUMNS = (
     "source",
     "received_at",
     "enriched_at",
+    "author_entry",
+    "addressed",
 )
 
 DEAD_LETTER_COLUMNS = (
@@ -136,6 +138,8 @@ def post_row(p: EnrichedPost) -> list[Any]:
         p.source,
         p.received_at,
         p.enriched_at,
+        p.author_entry,
+        list(p.addressed),
     ]
 
 

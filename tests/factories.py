@@ -70,6 +70,9 @@ def make_enriched(
     topics: tuple[str, ...] = (),
     sentiment: str = "neutral",
     lang: str = "en",
+    intent: str = "other",
+    author_entry: str = "",
+    addressed: tuple[str, ...] = (),
     **kw: Any,
 ) -> EnrichedPost:
     post = make_post(post_id, text, **kw)
@@ -81,9 +84,11 @@ def make_enriched(
             "sentiment_score": 0.0,
             "sentiment_confidence": 0.6,
             "topics": topics,
-            "intent": "other",
+            "intent": intent,
             "entries": entries,
             "entry_kinds": kinds,
+            "author_entry": author_entry,
+            "addressed": addressed,
         }
     )
 

@@ -158,6 +158,10 @@ class EnrichedPost(Post):
     intent: Intent = "other"
     entries: tuple[str, ...] = Field((), description="names of the watch entries matched")
     entry_kinds: tuple[EntryKind, ...] = Field((), description="kind of each entry, same order")
+    author_entry: str = Field("", description="entry whose official account wrote it, or ''")
+    addressed: tuple[str, ...] = Field(
+        (), description="official accounts (lower-case handles) it mentions or replies to"
+    )
     enriched_at: UtcDatetime = Field(default_factory=lambda: datetime.now(UTC))
 
 

@@ -32,6 +32,8 @@ class Enrichment:
     intent: Intent
     entries: tuple[str, ...]
     entry_kinds: tuple[EntryKind, ...]
+    author_entry: str = ""
+    addressed: tuple[str, ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -43,6 +45,8 @@ class Enrichment:
             "intent": self.intent,
             "entries": list(self.entries),
             "entry_kinds": list(self.entry_kinds),
+            "author_entry": self.author_entry,
+            "addressed": list(self.addressed),
         }
 
 
@@ -80,9 +84,7 @@ class Enricher:
         self.language = LanguageDetector(watch.languages)
         self.sentiment_name = sentiment
         self._sentiment: SentimentBackend | None = None
-        self._official = set(
-            watch.official_accounts(("brand", "competitor", "partner", "supplier"))
-        )
+        self._official = watch.official_accounts(("brand", "competitor", "partner", "supplier"))
 
     def load(self) -> Enricher:
         self.language.load()
@@ -113,8 +115,13 @@ class Enricher:
             topics = self.matcher.match_topics(
                 folded, lang, hashtags=it.hashtags, entities=it.entities, rule_tags=it.rule_tags
             )
-            addressed = any(fold(m) in self._official for m in (*it.mentions, it.reply_to or ""))
-            intent = classify(folded, s.label, s.confidence, addressed=addressed)
+            addressed = tuple(
+                dict.fromkeys(
+                    fold(m) for m in (*it.mentions, it.reply_to or "") if fold(m) in self._official
+                )
+            )
+            author_entry = self._official.get(fold(it.author), "") if it.author else ""
+            intent = classify(folded, s.label, s.confidence, addressed=bool(addressed))
             out.append(
                 Enrichment(
                     lang=lang,
@@ -125,6 +132,8 @@ class Enricher:
                     intent=intent,
                     entries=tuple(e.name for e in entries),
                     entry_kinds=tuple(e.kind for e in entries),
+                    author_entry=author_entry,
+                    addressed=addressed,
                 )
             )
         return out
@@ -146,6 +155,8 @@ class Enricher:
                 intent=e.intent,
                 entries=e.entries,
                 entry_kinds=e.entry_kinds,
+                author_entry=e.author_entry,
+                addressed=e.addressed,
                 enriched_at=now,
             )
             for p, e in zip(posts, results, strict=True)

@@ -11,7 +11,7 @@ from factories import make_enriched
 from sinks import queries
 from sinks.migrate import available, migrate
 from sinks.writer import ClickHouseSink
-from veille.models import AccountSnapshot, DeadLetter, UsageSnapshot
+from veille.models import AccountSnapshot, Alert, DeadLetter, UsageSnapshot
 from veille.settings import ClickHouseSettings
 
 
@@ -154,6 +154,25 @@ def test_every_named_query_runs_and_agrees_with_posts(
                 observed_at=now - timedelta(hours=hours),
             )
         )
+    sink.add(
+        Alert(
+            key="spike:Orbital Telecom", kind="spike", title="Volume spike", entry="Orbital Telecom"
+        )
+    )
+    sink.add(
+        make_enriched(
+            900,
+            "@orbital_care how do I change my plan? https://t.co/x",
+            intent="question",
+            addressed=("orbital_care",),
+            entities={
+                "urls": [
+                    {"url": "https://t.co/x", "expanded_url": "https://orbital.example/plans"}
+                ],
+                "mentions": [{"username": "orbital_care"}],
+            },
+        )
+    )
     sink.add(
         UsageSnapshot(
             day=f"{now:%Y-%m-%d}",

@@ -18,3 +18,12 @@ def test_env_example_lists_every_setting() -> None:
         prefix = cls.model_config["env_prefix"]
         expected |= {f"{prefix}{name}".upper() for name in cls.model_fields}
     assert listed == expected
+
+
+def test_every_named_query_is_documented_with_an_example() -> None:
+    from sinks import queries
+
+    doc = (REPO / "docs" / "queries.md").read_text()
+    for q in queries.available().values():
+        assert q.examples and q.description, q.name
+        assert f"## `{q.name}`" in doc and q.examples[0] in doc, q.name
