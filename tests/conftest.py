@@ -49,6 +49,7 @@ def kafka(broker: str, uid: str) -> KafkaSettings:
         alerts_topic=f"alerts-{uid}",
         accounts_topic=f"accounts-{uid}",
         usage_topic=f"usage-{uid}",
+        observations_topic=f"observations-{uid}",
         partitions=2,
         linger_ms=5,
     )

@@ -39,6 +39,7 @@ class KafkaSettings(BaseSettings):
     alerts_topic: str = "veille.alerts"
     accounts_topic: str = "x.accounts"
     usage_topic: str = "x.usage"
+    observations_topic: str = "veille.observations"
     partitions: int = Field(4, ge=1, description="partitions of the topics veille creates")
     replication_factor: int = Field(1, ge=1)
     # Tansu answers a group join only after about half of the session timeout: keep it short.
@@ -55,6 +56,7 @@ class KafkaSettings(BaseSettings):
             self.alerts_topic,
             self.accounts_topic,
             self.usage_topic,
+            self.observations_topic,
         ]
 
     @property
@@ -180,6 +182,19 @@ class VeilleSettings(BaseSettings):
     sink_flush_interval_s: float = Field(1.0, gt=0)
     sink_group: str = "veille-sink"
     sink_retry_max_s: float = Field(30.0, gt=0, description="longest backoff between retries")
+    alert_sensitivity: float = Field(
+        4.0, gt=0, description="standard deviations above the baseline that make a spike or dip"
+    )
+    alert_min_volume: int = Field(20, ge=1, description="least posts for a spike or dip alert")
+    alert_cooldown_min: int = Field(
+        60, ge=1, description="quiet minutes before a new alert episode for the same entry"
+    )
+    alert_webhook_url: SecretStr | None = Field(
+        None, description="Slack-compatible incoming webhook the sink posts alerts to"
+    )
+    alert_webhook_cooldown_s: float = Field(
+        600.0, ge=0, description="least seconds between two notifications of the same alert"
+    )
     compliance_interval_h: float = Field(
         24.0, ge=0, description="X compliance run by the sink when X_BEARER_TOKEN is set; 0: never"
     )

@@ -12,9 +12,7 @@ worker exits at once without acknowledging, so the batch is read again after a r
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import os
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -22,14 +20,13 @@ from typing import Any
 import faust
 from faust.types import EventT
 
+from processors.delivery import Record, deliver
 from processors.enrich.enricher import Enricher
 from veille.models import DeadLetter, EnrichedPost, Post
 from veille.settings import Settings
 from veille.stats import StatusFile
 
 logger = logging.getLogger(__name__)
-
-SEND_ATTEMPTS = 5
 
 
 def _where(ev: EventT) -> str:
@@ -105,18 +102,6 @@ def register(
         "enrich_posts_per_s": 0.0,
     }
 
-    async def deliver(records: list[tuple[Any, bytes, bytes]]) -> None:
-        for attempt in range(1, SEND_ATTEMPTS + 1):
-            try:
-                futures = [await topic.send(key=key, value=value) for topic, key, value in records]
-                await asyncio.gather(*futures)
-                return
-            except Exception as e:  # resend everything: duplicates are harmless downstream
-                logger.error("delivery failed (attempt %d/%d): %r", attempt, SEND_ATTEMPTS, e)
-                await asyncio.sleep(min(2.0**attempt, 30.0))
-        logger.critical("cannot deliver enriched posts; exiting without acknowledging the batch")
-        os._exit(75)
-
     @app.agent(raw, name="veille.enrich")
     async def enrich(stream: faust.StreamT[bytes]) -> None:
         take_events = stream.take_events  # type: ignore[attr-defined]
@@ -124,11 +109,9 @@ def register(
             started = time.perf_counter()
             enriched, dead = batches(events)
             elapsed = time.perf_counter() - started
-            records: list[tuple[Any, bytes, bytes]] = [
-                (out, p.key, p.model_dump_json().encode()) for p in enriched
-            ]
+            records: list[Record] = [(out, p.key, p.model_dump_json().encode()) for p in enriched]
             records += [(dlq, d.key, d.model_dump_json().encode()) for d in dead]
-            await deliver(records)
+            await deliver(records, "enriched posts")
             counters["consumed"] += len(events)
             counters["enriched"] += len(enriched)
             counters["dead_lettered"] += len(dead)

@@ -159,6 +159,7 @@ def process(
     """
     import faust
 
+    from processors.alerts.agent import register as register_alerts
     from processors.app import create_app
     from processors.enrich.agent import register
     from processors.enrich.enricher import Enricher
@@ -172,6 +173,7 @@ def process(
         enricher.load()
     app = create_app(s)
     register(app, s, enricher, status)
+    register_alerts(app, s, enricher.watch, status)
     level = logging.getLevelName(logging.getLogger().level).lower()
     worker = faust.Worker(
         app,

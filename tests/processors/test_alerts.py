@@ -1,0 +1,127 @@
+"""Crisis and impersonation detectors on simulated traffic and hand-made accounts."""
+
+from __future__ import annotations
+
+import math
+import random
+from datetime import UTC, datetime, timedelta
+
+from processors.alerts.crisis import CrisisDetector, Observation
+from processors.alerts.impersonation import ImpersonationDetector, core, skeleton
+from veille.models import Author
+from veille.watch import load_watch
+
+START = int(datetime(2026, 11, 1, tzinfo=UTC).timestamp() // 60)
+
+
+def _per_minute(minute: int, peak: float) -> float:
+    """A daily cycle: quiet at night, busy in the afternoon."""
+    hour = (minute % 1440) / 60
+    return peak * (0.15 + 0.85 * max(0.0, math.sin(math.pi * (hour - 6) / 16)) ** 2)
+
+
+def _poisson(rng: random.Random, lam: float) -> int:
+    k, p, limit = 0, 1.0, math.exp(-lam)
+    while True:
+        p *= rng.random()
+        if p < limit:
+            return k
+        k += 1
+
+
+def _run(
+    minutes: int, burst: tuple[int, int, float] | None = None, seed: int = 1
+) -> list[tuple[int, object]]:
+    """Feed `minutes` of traffic for two entries, in batches of 20 s; alerts with their minute."""
+    rng = random.Random(seed)
+    det = CrisisDetector()
+    raised = []
+    for m in range(START, START + minutes):
+        for entry, peak in (("Orbital Telecom", 18.0), ("Nimbus Télécom", 6.0)):
+            n = _poisson(rng, _per_minute(m, peak))
+            neg_share = 0.22
+            if burst and entry == "Orbital Telecom" and burst[0] <= m - START < burst[1]:
+                n += _poisson(rng, burst[2] * peak)
+                neg_share = 0.8
+            for third in range(3):
+                for _ in range(n // 3 + (third < n % 3)):
+                    negative = rng.random() < neg_share
+                    text = "panne reseau scandale orbital" if negative and burst else "forfait"
+                    det.observe(
+                        Observation(
+                            entry,
+                            m,
+                            negative,
+                            terms=tuple(text.split()),
+                            post_id=str(m),
+                            author="a",
+                            text=text,
+                            engagement=rng.randint(0, 50),
+                        )
+                    )
+                raised += [(m, a) for a in det.evaluate()]
+    return raised
+
+
+def test_calm_day_raises_nothing() -> None:
+    for seed in (1, 2, 3):
+        assert _run(24 * 60, seed=seed) == []
+
+
+def test_negative_burst_raises_one_alert_fast_with_reasons() -> None:
+    burst_start = 14 * 60 + 7
+    raised = _run(20 * 60, burst=(burst_start, burst_start + 40, 7.0))
+    keys = {a.key for _, a in raised}
+    assert len(keys) == 1, keys
+    first_minute, first = raised[0]
+    assert first.entry == "Orbital Telecom" and first.kind in ("crisis", "spike")
+    assert first_minute - START - burst_start <= 2  # within 2 simulated minutes
+    last = raised[-1][1]
+    assert last.kind == "crisis" and last.severity == "critical"
+    assert last.data["share_negative"] > 0.5 and "scandale" in last.data["top_terms"]
+    assert last.data["samples"] and "negative" in last.detail
+    assert len(raised) <= 6  # updated, not a flood
+
+
+def test_skeletons_see_through_look_alikes() -> None:
+    assert skeleton("0rbitaI_Care") == skeleton("orbital care")
+    assert core("Orbital Supp0rt") == core("orbital") == core("@orbital_care")
+    assert core("ORBlTAL-officiel-FR") == core("Orbital")
+
+
+def _author(
+    username: str, name: str, days: int = 10, followers: int = 40, verified: str = "none"
+) -> Author:
+    now = datetime(2026, 11, 20, tzinfo=UTC)
+    return Author(
+        id="77",
+        username=username,
+        name=name,
+        followers_count=followers,
+        verified_type=verified,
+        created_at=now - timedelta(days=days),
+    )
+
+
+def test_impersonators_are_flagged_once_and_officials_never() -> None:
+    det = ImpersonationDetector(load_watch())
+    now = datetime(2026, 11, 20, tzinfo=UTC)
+    fake = _author("orbital_supp0rt", "Orbital Supp0rt")
+    alert = det.check(fake, now)
+    assert alert is not None and alert.kind == "impersonation"
+    assert alert.key == "impersonation:orbital_supp0rt" and alert.entry == "Orbital Telecom"
+    assert "look-alike characters" in alert.detail
+    assert det.check(fake, now) is None  # one alert per account
+    assert det.check(_author("0rbitaI_care", "Orbital Care"), now) is not None
+    assert det.check(_author("orbital_help_desk", "Orbital Help"), now) is not None
+    for official in ("orbital", "orbital_care", "orbital_fr", "nimbus_tel", "zephyrnet"):
+        assert det.check(_author(official, "Orbital Care", days=3000, followers=90000), now) is None
+    for fan in (
+        _author("ilovemyphone", "Marie"),
+        _author("orbital_fan_club_lyon", "Fans"),
+        _author("tech_news_daily", "Tech News"),
+        _author(
+            "orbitalsupport", "Orbital Support", days=3000, followers=50000, verified="business"
+        ),
+    ):
+        assert det.check(fan, now) is None, fan.username
