@@ -20,6 +20,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Topic
 from pydantic import ValidationError
 
 from sinks.base import Record, Sink, SinkUnavailable
+from sinks.notify import WebhookNotifier
 from veille.kafka import Producer, describe
 from veille.models import AccountSnapshot, Alert, DeadLetter, EnrichedPost, UsageSnapshot
 from veille.settings import Settings
@@ -31,10 +32,18 @@ logger = logging.getLogger(__name__)
 class SinkRunner:
     """Runs one sink consumer until `stop()`; `close()` flushes, commits and releases."""
 
-    def __init__(self, settings: Settings, sink: Sink, status: StatusFile | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        sink: Sink,
+        status: StatusFile | None = None,
+        notifier: WebhookNotifier | None = None,
+    ) -> None:
         self.settings = settings
         self.sink = sink
         self.status = status or StatusFile(None, "sink")
+        self.notifier = notifier
+        self._alerts: list[Alert] = []  # notified once the batch holding them is written
         self.batch_rows = settings.veille.sink_batch_rows
         self.interval = settings.veille.sink_flush_interval_s
         self._consumer: Consumer | None = None
@@ -144,7 +153,10 @@ class SinkRunner:
                 self.sink.add(self._dead(msg, f"malformed dead letter: {e}"))
             return
         try:
-            self.sink.add(self._parsers[topic](value))
+            record = self._parsers[topic](value)
+            self.sink.add(record)
+            if isinstance(record, Alert) and self.notifier is not None:
+                self._alerts.append(record)
         except (ValidationError, ValueError) as e:
             self.counters["rejected"] += 1
             what = "enriched post" if topic == k.enriched_topic else "record"
@@ -201,6 +213,9 @@ class SinkRunner:
         self._first_pending_at = None
         self._retry_at = 0.0
         self._backoff = 0.0
+        if self._alerts and self.notifier is not None:
+            self.notifier.submit(self._alerts)
+        self._alerts = []
         if self._paused:
             self._consumer.resume(self._consumer.assignment())
             self._paused = False
@@ -235,6 +250,7 @@ class SinkRunner:
             self.sink.pending,
         )
         self.sink.discard()
+        self._alerts = []
         self._offsets.clear()
         self._first_pending_at = None
         self._retry_at = 0.0

@@ -207,7 +207,16 @@ def sink(
     ch = ClickHouseSink(
         s.clickhouse, s.veille.clickhouse_path(), chunk_rows=s.veille.sink_batch_rows
     )
-    runner = SinkRunner(s, ch, status)
+    notifier = None
+    if s.veille.alert_webhook_url is not None:
+        from sinks.notify import WebhookNotifier
+
+        notifier = WebhookNotifier(
+            s.veille.alert_webhook_url.get_secret_value(),
+            cooldown_s=s.veille.alert_webhook_cooldown_s,
+        )
+        notifier.start()
+    runner = SinkRunner(s, ch, status, notifier)
     _on_signals(runner.stop)
     _ensure_topics(s)
     schedule = None
@@ -235,6 +244,8 @@ def sink(
             if schedule is not None:
                 schedule.stop()
             runner.close()
+            if notifier is not None:
+                notifier.close()
         after = (ch.count_posts(), ch.count_dead_letters())
         status.set_state(
             "stopped",
