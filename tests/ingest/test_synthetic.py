@@ -62,16 +62,19 @@ def test_source_contract(watch: WatchConfig) -> None:
 
 
 def test_ids_are_unique_snowflakes_in_event_time(watch: WatchConfig) -> None:
-    posts = [
-        parse_stream_payload(p)
-        for p in SyntheticSource(watch, rate=10, seed=3, start_time=START).generate(300)
-    ]
+    paced = SyntheticSource(watch, rate=10, seed=3, start_time=START).generate(300)
+    # event time follows the simulated traffic, not the wall-clock rate
+    assert paced == SyntheticSource(watch, rate=None, seed=3, start_time=START).generate(300)
+    posts = [parse_stream_payload(p) for p in paced]
     ids = [int(p.id) for p in posts]
     assert len(set(ids)) == len(ids)
     assert ids == sorted(ids)
     assert all(18 <= len(p.id) <= 19 for p in posts)
-    assert posts[0].created_at == START
-    assert posts[-1].created_at == START + timedelta(seconds=29)  # 299 posts at 10/s, whole s
+    times = [p.created_at for p in posts]
+    assert times == sorted(times)
+    assert START <= times[0] < START + timedelta(minutes=1)
+    # ~40 posts per simulated minute at 9 a.m.: 300 posts take a few simulated minutes
+    assert timedelta(minutes=4) < times[-1] - START < timedelta(minutes=12)
 
 
 def test_entity_offsets_point_at_the_text(generated: list[SyntheticPost]) -> None:
@@ -239,7 +242,11 @@ def test_author_population_is_heavy_tailed(parsed: list[Post]) -> None:
 
 
 def test_uses_the_config_not_a_company_it_knows() -> None:
-    assert "orbital" not in Path(synthetic.__file__).read_text(encoding="utf-8").lower()
+    package = Path(synthetic.__file__).parent
+    modules = [*package.glob("*.py"), package.parent / "synthetic_phrases.py"]
+    assert len(modules) > 5
+    for module in modules:
+        assert "orbital" not in module.read_text(encoding="utf-8").lower(), module
     cfg = parse_watch(
         {
             "languages": ["en", "de"],
@@ -282,8 +289,14 @@ def test_long_posts_use_note_tweet(generated: list[SyntheticPost], parsed: list[
 
 
 def test_invalid_options(watch: WatchConfig) -> None:
-    with pytest.raises(ValueError, match="calm"):
+    with pytest.raises(ValueError, match="calm, crisis, impersonation, care, trending"):
         SyntheticSource(watch, scenario="panic")
+    with pytest.raises(ValueError, match="volume"):
+        SyntheticSource(watch, volume=0)
+    with pytest.raises(ValueError, match="noise"):
+        SyntheticSource(watch, noise=-0.1)
+    with pytest.raises(ValueError, match="duration"):
+        SyntheticSource(watch, duration=timedelta(minutes=-1))
     with pytest.raises(ValueError, match="rate"):
         SyntheticSource(watch, rate=-1)
     with pytest.raises(ValueError, match="count"):
@@ -299,6 +312,30 @@ def test_invalid_options(watch: WatchConfig) -> None:
 def test_count_ends_records(watch: WatchConfig) -> None:
     records = list(SyntheticSource(watch, rate=None, count=30).records())
     assert [r.origin for r in records] == [f"synthetic:{i}" for i in range(30)]
+
+
+def test_duration_ends_at_a_simulated_time(watch: WatchConfig) -> None:
+    src = SyntheticSource(watch, rate=None, start_time=START, duration=timedelta(minutes=20))
+    posts = list(src.posts())
+    assert 400 < len(posts) < 1600  # ~40 a simulated minute at 9 a.m.
+    assert (
+        posts[-1].created_at
+        < START + timedelta(minutes=20)
+        <= posts[-1].created_at + (timedelta(minutes=1))
+    )
+    assert (
+        len(SyntheticSource(watch, rate=None, count=10, duration=timedelta(days=1)).generate(99))
+        == 10
+    )
+
+
+def test_default_start_is_the_day_before_at_midnight(watch: WatchConfig) -> None:
+    start = SyntheticSource(watch).start_time
+    today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    assert start in (today - timedelta(days=1), today - timedelta(days=2))  # run at midnight
+    assert synthetic.default_start(datetime(2026, 3, 1, 17, 5, tzinfo=UTC)) == datetime(
+        2026, 2, 28, tzinfo=UTC
+    )
 
 
 # --- pacing ---------------------------------------------------------------------------------

@@ -1,0 +1,161 @@
+"""`SyntheticSource`: the synthetic generator behind the source contract, paced in wall time."""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from itertools import islice
+from typing import ClassVar
+
+from ingest.base import Source, SourceRecord
+from ingest.synthetic.generator import Generator
+from ingest.synthetic.population import TWEPOCH_MS
+from ingest.synthetic.posts import SyntheticPost
+from ingest.synthetic.scenarios import DEFAULT_VOLUME, SCENARIOS
+from ingest.synthetic.timeline import CareLedger, ScenarioInfo, build_info, default_start
+from ingest.synthetic_phrases import PHRASES
+from veille.watch import WatchConfig
+
+logger = logging.getLogger(__name__)
+
+LANGUAGES: tuple[str, ...] = tuple(PHRASES)
+"""The languages the generator can write."""
+DEFAULT_NOISE = 0.08
+
+_MAX_LAG_S = 1.0  # a paced source that falls further behind forgets the backlog
+_MIN_SLEEP_S = 0.001
+
+
+class SyntheticSource(Source):
+    """Generated X API v2 posts about the watched entries, in simulated event time.
+
+    Two clocks. Event time (the posts' `created_at` and ids) starts at `start_time` (default:
+    `default_start()`, midnight UTC of the day before construction) and runs at the scenario's
+    traffic: `volume` background posts per simulated minute on average (a daily cycle, quiet
+    at night, busy in the day, the same each day, with a mild noise) plus the scenario's
+    events. Wall time is `rate`: payloads per second out of `records()` (None or 0: as fast
+    as the consumer takes them). So at `rate=200` and the default volume a simulated day
+    (~43,200 posts) passes in ~3.6 minutes, and a source left running dates its posts ahead
+    of the real clock after a while.
+
+    Ends after `count` posts or `duration` of simulated time, whichever comes first (both None:
+    never before `stop()`). `records()`, `posts()`, `payloads()` and `generate()` each start
+    again from the first post: one seed, start time, scenario and volume give the same bytes.
+    `scenario_info()` tells when the scenario's events happen; `care_ledger` which posts to
+    official accounts the last iteration answered (care scenario).
+
+    Raises `ValueError` for an unknown scenario (listing the valid ones), a negative rate,
+    count or duration, a volume that is not positive, a start time without a time zone or
+    before X's ids, a watch configuration whose languages the generator cannot write, or one
+    that lacks what the scenario needs (a brand; official accounts for impersonation and care).
+    """
+
+    name: ClassVar[str] = "synthetic"
+
+    def __init__(
+        self,
+        watch: WatchConfig,
+        *,
+        rate: float | None = 100.0,
+        seed: int = 0,
+        count: int | None = None,
+        start_time: datetime | None = None,
+        scenario: str = "calm",
+        volume: float = DEFAULT_VOLUME,
+        noise: float = DEFAULT_NOISE,
+        duration: timedelta | None = None,
+    ) -> None:
+        super().__init__()
+        if rate is not None and (not math.isfinite(rate) or rate < 0):
+            raise ValueError(f"rate must be a positive number of posts per second, not {rate}")
+        if count is not None and count < 0:
+            raise ValueError(f"count must be positive, not {count}")
+        if scenario not in SCENARIOS:
+            raise ValueError(f"unknown scenario {scenario!r}; valid: {', '.join(SCENARIOS)}")
+        if not math.isfinite(volume) or volume <= 0:
+            raise ValueError(f"volume must be a positive number of posts per minute, not {volume}")
+        if not math.isfinite(noise) or not 0 <= noise <= 1:
+            raise ValueError(f"noise must be between 0 and 1, not {noise}")
+        if duration is not None and duration < timedelta(0):
+            raise ValueError(f"duration must be positive, not {duration}")
+        if start_time is not None and start_time.tzinfo is None:
+            raise ValueError("start_time needs a time zone (X timestamps are UTC)")
+        if start_time is not None and start_time.timestamp() * 1000 < TWEPOCH_MS:
+            raise ValueError("start_time must be after 2010-11-04, when X post ids begin")
+        wanted = watch.languages or LANGUAGES
+        languages = tuple(lang for lang in wanted if lang in PHRASES)
+        if not languages:
+            raise ValueError(
+                f"the synthetic source writes {', '.join(LANGUAGES)}; "
+                f"the watch configuration asks only for {', '.join(wanted)}"
+            )
+        self.watch = watch
+        self.rate = rate or None
+        self.seed = seed
+        self.count = count
+        self.duration = duration
+        self.start_time = start_time or default_start()
+        self.scenario = SCENARIOS[scenario]
+        self.languages = languages
+        self.skipped_languages = tuple(lang for lang in wanted if lang not in PHRASES)
+        self.info = build_info(
+            watch, self.scenario, languages, seed, self.start_time, volume, noise
+        )
+        self.care_ledger = CareLedger()
+
+    def scenario_info(self) -> ScenarioInfo:
+        """The run's timeline: start time, traffic, and each event's simulated start and end."""
+        return self.info
+
+    def posts(self) -> Iterator[SyntheticPost]:
+        """Unpaced posts with their ground truth, from the first, up to `count` or `duration`.
+
+        Starts a new `care_ledger`, which it fills as it goes.
+        """
+        if self.skipped_languages:
+            logger.warning(
+                "synthetic source cannot write languages=%s; skipped",
+                ",".join(self.skipped_languages),
+            )
+        self.care_ledger = CareLedger()
+        gen = Generator(self.watch, self.scenario, self.info, self.languages, self.care_ledger)
+        count = math.inf if self.count is None else self.count
+        n = 0
+        if self.duration is None:
+            while n < count:
+                yield gen.next_post()
+                n += 1
+            return
+        end = (self.start_time + self.duration).timestamp()
+        while n < count and gen.next_time_s() < end:
+            yield gen.next_post()
+            n += 1
+
+    def payloads(self) -> Iterator[bytes]:
+        """Unpaced payloads, from the first, up to `count` or `duration`."""
+        return (p.payload for p in self.posts())
+
+    def generate(self, n: int) -> list[bytes]:
+        """The first `n` payloads (fewer when `count` or `duration` ends sooner), unpaced."""
+        return list(islice(self.payloads(), n))
+
+    def records(self) -> Iterator[SourceRecord]:
+        """Payloads at `rate` per second, released in small bursts; ends at `count`,
+        `duration` or stop()."""
+        rate = self.rate
+        t0 = time.monotonic()
+        for n, payload in enumerate(self.payloads()):
+            if self.stopping:
+                return
+            if rate is not None:
+                delay = t0 + n / rate - time.monotonic()
+                if delay > _MIN_SLEEP_S:
+                    if self.wait(delay):
+                        return
+                elif delay < -_MAX_LAG_S:
+                    logger.debug("synthetic source behind by elapsed_s=%.1f; catching up", -delay)
+                    t0 = time.monotonic() - n / rate
+            yield SourceRecord(payload=payload, origin=f"synthetic:{n}")
