@@ -8,7 +8,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 DATA   ?= .veille
 
-.PHONY: setup run test lint clean
+.PHONY: setup run test lint clean chromium
 
 $(STAMP): pyproject.toml
 	@echo "setting up $(VENV) (log: $(VENV)/install.log)"
@@ -21,10 +21,14 @@ setup: $(STAMP)
 
 run: setup
 	$(BIN)/veille up --source synthetic --rate 200 --duration 30 --data-dir $(DATA)
-	$(BIN)/veille query mentions_over_time --param interval_s=60 --data-dir $(DATA)
+	$(BIN)/veille query mentions_over_time --param interval_s=3600 --data-dir $(DATA)
 	$(BIN)/veille query sentiment_by_brand --data-dir $(DATA)
 
-test: setup
+# `veille report`'s tests render the HTML in headless Chromium (Debian's package; needs root).
+chromium:
+	@command -v chromium >/dev/null || (apt-get update && apt-get install -y --no-install-recommends chromium)
+
+test: setup chromium
 	$(BIN)/python -m pytest
 
 lint: setup

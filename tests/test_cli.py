@@ -74,6 +74,8 @@ def test_every_command_has_an_example() -> None:
         ["backfill"],
         ["usage"],
         ["compliance"],
+        ["report"],
+        ["bench", "enrich"],
         ["eval", "sentiment"],
     ):
         proc = run_veille(*cmd, "--help")

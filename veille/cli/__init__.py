@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from veille.cli import bench, data, enrich, models, stages, up, xcmd
+from veille.cli import bench, data, enrich, models, report, stages, up, xcmd
 from veille.cli.common import setup_logging
 
 app = typer.Typer(
@@ -33,6 +33,7 @@ app.command()(stages.ingest)
 app.command()(stages.process)
 app.command()(stages.sink)
 app.command()(data.query)
+app.command()(report.report)
 app.add_typer(xcmd.rules_app, name="rules")
 app.command()(xcmd.backfill)
 app.command()(xcmd.usage)
