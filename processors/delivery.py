@@ -14,14 +14,17 @@ from typing import Any
 
 logger = logging.getLogger(__name__)
 
-Record = tuple[Any, bytes | None, bytes]
-"""(Faust topic, key, value)."""
+Record = tuple[Any, bytes | None, bytes] | tuple[Any, bytes | None, bytes, int]
+"""(Faust topic, key, value[, partition])."""
 
 
 async def deliver(records: list[Record], what: str, attempts: int = 5) -> None:
     for attempt in range(1, attempts + 1):
         try:
-            futures = [await topic.send(key=key, value=value) for topic, key, value in records]
+            futures = [
+                await r[0].send(key=r[1], value=r[2], partition=r[3] if len(r) > 3 else None)
+                for r in records
+            ]
             await asyncio.gather(*futures)
             return
         except Exception as e:  # resend everything: duplicates are harmless downstream

@@ -59,6 +59,7 @@ class SinkRunner:
             "consumed": 0,
             "posts": 0,
             "dead_letters": 0,
+            "alerts": 0,
             "rejected": 0,
             "inserts": 0,
             "commits": 0,
@@ -220,6 +221,7 @@ class SinkRunner:
             self._consumer.resume(self._consumer.assignment())
             self._paused = False
         self.counters["posts"] += result.posts
+        self.counters["alerts"] += result.rows.get("alerts", 0)
         self.counters["dead_letters"] += result.dead_letters
         self.counters["inserts"] += result.inserts
         self.counters["commits"] += 1

@@ -147,3 +147,13 @@ def test_up_from_x_stores_the_stream_and_records_usage(tmp_path: Path) -> None:
     assert s["ingested"] == s["stored"] == 300 and s["dead_lettered"] == 0
     usage = json.loads(run_veille("usage", "--data-dir", str(data), "--json").stdout)
     assert usage and usage[-1]["reads_day"] == 300 and usage[-1]["reads_month"] == 300
+
+
+def test_up_crisis_scenario_raises_one_alert_through_the_pipeline(tmp_path: Path) -> None:
+    data = tmp_path / "d"
+    s = _summary(run_veille("up", "--scenario", "crisis", "--rate", "0", "--volume", "10",
+                            "--count", "11000", "--data-dir", str(data), "--json"))
+    assert s["stored"] == 11000
+    alerts = _query("alerts", data)
+    assert [(a["entry"], a["kind"]) for a in alerts] == [("Orbital Telecom", "crisis")]
+    assert "negative" in alerts[0]["detail"]

@@ -45,6 +45,7 @@ class UpOptions:
     source: str = "synthetic"
     inputs: list[Path] = field(default_factory=list)
     scenario: str = "calm"
+    volume: float = 30.0
     rate: float | None = 100.0
     seed: int = 0
     count: int | None = None
@@ -137,6 +138,8 @@ class Pipeline:
             str(o.seed),
             "--rate",
             str(o.rate or 0),
+            "--volume",
+            str(o.volume),
         ]
         for path in o.inputs:
             args += ["--input", str(path)]
@@ -219,24 +222,39 @@ class Pipeline:
     def drain(
         self, on_tick: Callable[[Pipeline], None] | None = None, stall_timeout: float = 60.0
     ) -> bool:
-        """Wait until the sink has written as many records as were ingested.
+        """Wait until everything ingested has gone through: the sink has written as many
+        records as were ingested, the alert agents have read every enriched post and
+        observation, and the sink has written the alerts they raised.
 
-        Returns False if the sink made no progress for `stall_timeout` seconds first.
+        Returns False if nothing progressed for `stall_timeout` seconds first.
         """
         target = int(self.stages["ingest"].status().get("ingested", 0))
-        last, last_change = -1, time.monotonic()
+        last: tuple[int, ...] = ()
+        last_change = time.monotonic()
         while True:
             self.check()
             if on_tick:
                 on_tick(self)
             sink = self.stages["sink"].status()
+            proc = self.stages["process"].status()
             written = int(sink.get("posts", 0)) + int(sink.get("dead_letters", 0))
-            if written >= target:
+            progress = (
+                written,
+                int(proc.get("observed_posts", 0)),
+                int(proc.get("observations_done", 0)),
+                int(sink.get("alerts", 0)),
+            )
+            if (
+                written >= target
+                and progress[1] >= int(sink.get("posts", 0))
+                and progress[2] >= int(proc.get("observations", 0))
+                and progress[3] >= int(proc.get("alerts", 0))
+            ):
                 return True
-            if written != last:
-                last, last_change = written, time.monotonic()
+            if progress != last:
+                last, last_change = progress, time.monotonic()
             elif time.monotonic() - last_change > stall_timeout:
-                logger.warning("drain stalled at %d of %d records", written, target)
+                logger.warning("drain stalled: written=%d of %d, process=%s", written, target, proc)
                 return False
             time.sleep(0.2)
 

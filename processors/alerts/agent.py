@@ -42,7 +42,7 @@ def terms(text: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(_WORD.findall(cleaned)))[:MAX_TERMS]
 
 
-def observations(post: EnrichedPost) -> list[Observation]:
+def observations(post: EnrichedPost, partition: int = 0) -> list[Observation]:
     minute = int(post.created_at.timestamp() // 60)
     words = terms(post.text)
     m = post.metrics
@@ -57,6 +57,7 @@ def observations(post: EnrichedPost) -> list[Observation]:
             author=post.author.username,
             text=post.text[:280],
             engagement=engagement,
+            partition=partition,
         )
         for entry in post.entries
     ]
@@ -79,7 +80,17 @@ def register(
             cooldown_min=v.alert_cooldown_min,
         )
     )
-    counters: dict[str, Any] = {"alerts": 0, "observations": 0}
+    # what the agents did, in the status file: `veille up` waits on these before stopping
+    counters: dict[str, Any] = {
+        "observed_posts": 0,
+        "observations": 0,
+        "observations_done": 0,
+        "alerts": 0,
+    }
+
+    def report() -> None:
+        if status is not None:
+            status.update(force=True, **counters)
 
     @app.agent(enriched, name="veille.alerts.observe")
     async def observe(stream: faust.StreamT[bytes]) -> None:
@@ -93,8 +104,10 @@ def register(
                     continue  # the sink dead-letters invalid enriched records
                 alert = impersonation.check(post.author, post.created_at)
                 if alert is not None:
+                    counters["alerts"] += 1
                     records.append((alerts, alert.key.encode(), alert.model_dump_json().encode()))
-                for ob in observations(post):
+                for ob in observations(post, ev.message.partition):
+                    counters["observations"] += 1
                     records.append(
                         (
                             observed,
@@ -102,8 +115,9 @@ def register(
                             json.dumps(ob.__dict__, ensure_ascii=False).encode(),
                         )
                     )
-            counters["observations"] += len(records)
             await deliver(records, "observations")
+            counters["observed_posts"] += len(events)
+            report()
 
     @app.agent(observed, name="veille.alerts.crisis")
     async def detect(stream: faust.StreamT[bytes]) -> None:
@@ -113,15 +127,15 @@ def register(
                 try:
                     raw = json.loads(ev.value)
                     raw["terms"] = tuple(raw.get("terms", ()))
-                    crisis.observe(Observation(**raw))
+                    crisis.observe(Observation(**raw), lane=ev.message.partition)
                 except (ValueError, TypeError) as e:
                     logger.warning("ignored a malformed observation: %s", e)
             raised = crisis.evaluate()
             for a in raised:
                 logger.warning("alert key=%s kind=%s entry=%s %s", a.key, a.kind, a.entry, a.detail)
-            counters["alerts"] += len(raised)
-            if status is not None:
-                status.update(alerts=counters["alerts"])
             await deliver(
                 [(alerts, a.key.encode(), a.model_dump_json().encode()) for a in raised], "alerts"
             )
+            counters["alerts"] += len(raised)
+            counters["observations_done"] += len(events)
+            report()

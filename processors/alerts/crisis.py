@@ -1,8 +1,11 @@
 """Crisis detection per watch entry: volume spikes and sentiment dips, in event time.
 
 `CrisisDetector` counts each entry's posts and negative posts per minute of `created_at` (event
-time, so replayed and simulated streams behave like live ones) and, whenever the newest minute
-of an entry moves on or grows, compares:
+time, so replayed and simulated streams behave like live ones). Posts arrive in event-time order
+within a Kafka partition but not across partitions (a worker catching up may read one partition
+hours ahead of another), so observations wait in a buffer until their minute is complete: older
+than the newest minute of every partition heard from recently (the watermark). Each complete
+minute of each entry is then evaluated once, in order, comparing:
 
 - **volume**: the posts of the current minute against the entry's per-minute baseline — the same
   time of day on previous days when at least `seasonal_days` days of history exist, else the
@@ -22,7 +25,9 @@ negative, the terms over-represented in the last minutes, and sample posts.
 
 from __future__ import annotations
 
+import heapq
 import math
+import time
 from collections import Counter, deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -62,6 +67,7 @@ class Observation:
     author: str = ""
     text: str = ""
     engagement: int = 0
+    partition: int = 0  # the enriched-topic partition it came from (for the watermark)
 
 
 @dataclass
@@ -70,6 +76,8 @@ class _Episode:
     started: int
     last_anomaly: int
     last_emit: int = -1
+    baseline_terms: Counter[str] | None = None
+    baseline_posts: int = 0
     spike: bool = False
     dip: bool = False
 
@@ -81,6 +89,7 @@ class _Entry:
     terms: dict[int, Counter[str]] = field(default_factory=dict)
     samples: deque[Observation] = field(default_factory=lambda: deque(maxlen=50))
     newest: int = 0
+    evaluated: int = 0  # the last minute evaluated
     episode: _Episode | None = None
     last_episode_end: int | None = None
 
@@ -89,14 +98,50 @@ def _iso(minute: int) -> str:
     return datetime.fromtimestamp(minute * 60, UTC).strftime("%Y-%m-%dT%H:%MZ")
 
 
+@dataclass
+class _Lane:
+    """The observations of one input partition of the detector, with their watermark."""
+
+    pending: list[tuple[int, int, Observation]] = field(default_factory=list)
+    streams: dict[int, tuple[int, float]] = field(default_factory=dict)  # (newest, seen at)
+    entries: set[str] = field(default_factory=set)
+
+
 class CrisisDetector:
-    """Per-entry state in memory; feed with `observe`, collect alerts from `evaluate`."""
+    """Per-entry state in memory; feed with `observe`, collect alerts from `evaluate`.
 
-    def __init__(self, settings: CrisisSettings | None = None) -> None:
+    Observations come in *lanes* (the detector's input partitions; an entry always comes in the
+    same lane) and, within a lane, from *streams* (`Observation.partition`, the partition the
+    post was read from, in whose order posts are in event time). A lane's minute is complete
+    when every stream heard from in the last `idle_s` seconds has moved past it.
+    """
+
+    def __init__(self, settings: CrisisSettings | None = None, idle_s: float = 60.0) -> None:
         self.s = settings or CrisisSettings()
+        self.idle_s = idle_s
         self._entries: dict[str, _Entry] = {}
+        self._lanes: dict[int, _Lane] = {}
+        self._seq = 0
 
-    def observe(self, ob: Observation) -> None:
+    def observe(self, ob: Observation, lane: int = 0) -> None:
+        """Buffer one observation; it is counted once its minute is complete in its lane."""
+        ln = self._lanes.setdefault(lane, _Lane())
+        self._seq += 1
+        heapq.heappush(ln.pending, (ob.minute, self._seq, ob))
+        newest = max(ob.minute, ln.streams.get(ob.partition, (ob.minute, 0.0))[0])
+        ln.streams[ob.partition] = (newest, time.monotonic())
+        ln.entries.add(ob.entry)
+
+    def watermark(self, lane: int = 0) -> int | None:
+        """The first minute of `lane` not yet complete (None before any observation)."""
+        ln = self._lanes.get(lane)
+        if ln is None or not ln.streams:
+            return None
+        recent = time.monotonic() - self.idle_s
+        active = [m for m, at in ln.streams.values() if at >= recent]
+        return min(active) if active else max(m for m, _ in ln.streams.values())
+
+    def _count(self, ob: Observation) -> None:
         e = self._entries.get(ob.entry)
         if e is None:
             e = self._entries[ob.entry] = _Entry(first=ob.minute)
@@ -123,12 +168,24 @@ class CrisisDetector:
     # -- evaluation -----------------------------------------------------------------------
 
     def evaluate(self) -> list[Alert]:
-        """Alerts raised or updated by what was observed since the last call."""
+        """Alerts raised or updated by the minutes completed since the last call."""
         out = []
-        for name, e in self._entries.items():
-            alert = self._evaluate(name, e)
-            if alert is not None:
-                out.append(alert)
+        for lane, ln in self._lanes.items():
+            w = self.watermark(lane)
+            if w is None:
+                continue
+            while ln.pending and ln.pending[0][0] < w:
+                self._count(heapq.heappop(ln.pending)[2])
+            for name in sorted(ln.entries):
+                e = self._entries.get(name)
+                if e is None:
+                    continue
+                start = max(e.evaluated + 1, e.first, w - 2 * DAY_MIN)
+                for minute in range(start, w):
+                    alert = self._evaluate(name, e, minute)
+                    if alert is not None:
+                        out.append(alert)
+                e.evaluated = max(e.evaluated, w - 1)
         return out
 
     def _baseline(self, e: _Entry, now: int) -> list[int]:
@@ -142,9 +199,8 @@ class CrisisDetector:
             minutes = [m for m in range(now - self.s.baseline_min, now) if m >= e.first]
         return [e.counts.get(m, (0, 0))[0] for m in minutes]
 
-    def _evaluate(self, name: str, e: _Entry) -> Alert | None:
+    def _evaluate(self, name: str, e: _Entry, now: int) -> Alert | None:
         s = self.s
-        now = e.newest
         if now - e.first < s.warmup_min:
             return None
         volume = e.counts.get(now, [0, 0])[0]
@@ -195,6 +251,7 @@ class CrisisDetector:
             name,
             e,
             ep,
+            now,
             volume=volume,
             mean=mean,
             share=share,
@@ -202,24 +259,26 @@ class CrisisDetector:
             n_win=n_win,
         )
 
-    def _top_terms(self, e: _Entry, now: int, n: int = 5) -> list[str]:
-        s = self.s
+    def _top_terms(self, e: _Entry, ep: _Episode, n: int = 5) -> list[str]:
+        """Terms over-represented since the episode started, against the hour before it."""
+        if ep.baseline_terms is None:
+            ep.baseline_terms = Counter()
+            for m, c in e.terms.items():
+                if m < ep.started:
+                    ep.baseline_terms.update(c)
+            ep.baseline_posts = sum(e.counts.get(m, [0, 0])[0] for m in e.terms if m < ep.started)
         recent: Counter[str] = Counter()
-        before: Counter[str] = Counter()
         for m, c in e.terms.items():
-            (recent if m > now - s.term_window_min else before).update(c)
-        recent_total = (
-            sum(e.counts.get(m, [0, 0])[0] for m in range(now - s.term_window_min + 1, now + 1))
-            or 1
-        )
-        before_total = (
-            sum(e.counts.get(m, [0, 0])[0] for m in e.terms if m <= now - s.term_window_min) or 1
-        )
+            if m >= ep.started:
+                recent.update(c)
+        recent_posts = sum(e.counts.get(m, [0, 0])[0] for m in e.terms if m >= ep.started) or 1
+        before, before_posts = ep.baseline_terms, ep.baseline_posts or 1
 
         def lift(term: str) -> float:
-            return (recent[term] / recent_total) / ((before[term] + 1) / before_total)
+            return (recent[term] / recent_posts) / ((before[term] + 1) / before_posts)
 
-        candidates = [t for t, k in recent.items() if k >= 3]
+        floor = max(3, recent_posts // 50)
+        candidates = [t for t, k in recent.items() if k >= floor]
         return sorted(candidates, key=lambda t: (-lift(t), t))[:n]
 
     def _alert(
@@ -227,6 +286,7 @@ class CrisisDetector:
         name: str,
         e: _Entry,
         ep: _Episode,
+        now: int,
         *,
         volume: int,
         mean: float,
@@ -235,7 +295,6 @@ class CrisisDetector:
         n_win: int,
     ) -> Alert:
         """The episode's alert: its kind is what the episode has shown so far."""
-        now = e.newest
         spike, dip = ep.spike, ep.dip
         signals = [x for x, on in (("volume_spike", spike), ("sentiment_dip", dip)) if on]
         reasons = []
@@ -248,7 +307,7 @@ class CrisisDetector:
             f"{share:.0%} negative over the last {self.s.dip_window_min} minutes "
             f"against {p_base:.0%} usually ({n_win} posts)"
         )
-        terms = self._top_terms(e, now)
+        terms = self._top_terms(e, ep)
         samples = sorted(
             (o for o in e.samples if o.minute >= ep.started - 1), key=lambda o: -o.engagement
         )[: self.s.samples]

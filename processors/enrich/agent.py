@@ -54,7 +54,10 @@ class EnrichBatches:
     def __init__(self, enricher: Enricher) -> None:
         self.enricher = enricher
 
-    def __call__(self, events: Sequence[EventT]) -> tuple[list[EnrichedPost], list[DeadLetter]]:
+    def __call__(
+        self, events: Sequence[EventT]
+    ) -> tuple[list[tuple[int, EnrichedPost]], list[DeadLetter]]:
+        """(source partition, enriched post) for each good event, and the dead letters."""
         posts: list[Post] = []
         kept: list[EventT] = []
         dead: list[DeadLetter] = []
@@ -68,15 +71,18 @@ class EnrichBatches:
                 logger.warning("dead-lettered %s: invalid post: %s", _where(ev), e)
                 dead.append(_dead(ev, f"invalid post: {e}"))
         try:
-            return self.enricher.enrich(posts), dead
+            enriched_all = self.enricher.enrich(posts)
+            return [
+                (ev.message.partition, p) for ev, p in zip(kept, enriched_all, strict=True)
+            ], dead
         except Exception:
             logger.exception(
                 "batch enrichment failed; enriching its %d posts one by one", len(posts)
             )
-        enriched: list[EnrichedPost] = []
+        enriched: list[tuple[int, EnrichedPost]] = []
         for ev, post in zip(kept, posts, strict=True):
             try:
-                enriched.extend(self.enricher.enrich([post]))
+                enriched.append((ev.message.partition, self.enricher.enrich([post])[0]))
             except Exception as e:
                 logger.warning("dead-lettered %s: enrichment failed: %r", _where(ev), e)
                 dead.append(_dead(ev, f"enrichment failed: {e!r}"))
@@ -109,7 +115,10 @@ def register(
             started = time.perf_counter()
             enriched, dead = batches(events)
             elapsed = time.perf_counter() - started
-            records: list[Record] = [(out, p.key, p.model_dump_json().encode()) for p in enriched]
+            # each enriched post keeps its raw partition: a partition stays in event-time order
+            records: list[Record] = [
+                (out, p.key, p.model_dump_json().encode(), part) for part, p in enriched
+            ]
             records += [(dlq, d.key, d.model_dump_json().encode()) for d in dead]
             await deliver(records, "enriched posts")
             counters["consumed"] += len(events)

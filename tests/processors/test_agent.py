@@ -51,7 +51,8 @@ def test_a_bad_record_is_dead_lettered_and_the_rest_of_the_batch_goes_on() -> No
     values += [b"{not json", boom.model_dump_json().encode()]
     values += [p.model_dump_json().encode() for p in good[2:]]
     events = [_Event(v, _Msg("raw", 0, i)) for i, v in enumerate(values)]
-    enriched, dead = EnrichBatches(_Exploding(load_watch()))(events)  # type: ignore[arg-type]
+    pairs, dead = EnrichBatches(_Exploding(load_watch()))(events)  # type: ignore[arg-type]
+    enriched = [p for _, p in pairs]
     assert [p.id for p in enriched] == [p.id for p in good]
     assert all(p.entries == ("Orbital Telecom",) for p in enriched)
     assert [(d.offset, d.stage) for d in dead] == [(2, "process"), (3, "process")]

@@ -22,6 +22,11 @@ from veille.stats import StatusFile
 
 logger = logging.getLogger(__name__)
 
+SCENARIO_HELP = (
+    "synthetic scenario: calm, crisis (negative burst on the first brand after 14 simulated "
+    "hours), impersonation, care, trending"
+)
+VOLUME_HELP = "synthetic: posts per simulated minute (daily average); event time, not wall time"
 STATUS_HELP = "write this stage's status (JSON) to this file while it runs"
 
 
@@ -54,6 +59,7 @@ def build_source(
     count: int | None,
     speed: float | None,
     scenario: str,
+    volume: float = 30.0,
 ) -> Any:
     """The source named on the command line, validated (no I/O yet)."""
     if name is SourceName.synthetic:
@@ -61,7 +67,12 @@ def build_source(
 
         try:
             return SyntheticSource(
-                watch_config(s), rate=rate, seed=seed, count=count, scenario=scenario
+                watch_config(s),
+                rate=rate,
+                seed=seed,
+                count=count,
+                scenario=scenario,
+                volume=volume,
             )
         except ValueError as e:
             fail(str(e))
@@ -101,7 +112,8 @@ def ingest(
             "timing (2 = twice as fast); unset: as fast as possible"
         ),
     ] = None,
-    scenario: Annotated[str, typer.Option(help="synthetic: scenario")] = "calm",
+    scenario: Annotated[str, typer.Option(help=SCENARIO_HELP)] = "calm",
+    volume: Annotated[float, typer.Option(help=VOLUME_HELP)] = 30.0,
     duration: Annotated[float | None, typer.Option(help="stop after S seconds")] = None,
     watch: Annotated[Path | None, typer.Option(help=WATCH_HELP)] = None,
     status_file: Annotated[Path | None, typer.Option(help=STATUS_HELP, hidden=True)] = None,
@@ -126,6 +138,7 @@ def ingest(
         count=count,
         speed=speed,
         scenario=scenario,
+        volume=volume,
     )
     status = StatusFile(status_file, "ingest")
     runner = IngestRunner(s, src, status)

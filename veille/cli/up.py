@@ -13,7 +13,7 @@ from rich.live import Live
 from rich.table import Table
 
 from veille.cli.common import DATA_DIR_HELP, WATCH_HELP, fail, out_console, settings
-from veille.cli.stages import SourceName
+from veille.cli.stages import SCENARIO_HELP, VOLUME_HELP, SourceName
 from veille.pipeline import Pipeline, PipelineError, UpOptions
 
 console = Console(stderr=True)
@@ -47,7 +47,8 @@ def up(
             "--input", "-i", help="NDJSON file of X API v2 payloads that --source replay reads"
         ),
     ] = None,
-    scenario: Annotated[str, typer.Option(help="synthetic scenario")] = "calm",
+    scenario: Annotated[str, typer.Option(help=SCENARIO_HELP)] = "calm",
+    volume: Annotated[float, typer.Option(help=VOLUME_HELP)] = 30.0,
     rate: Annotated[float, typer.Option(help="synthetic posts per second (0: unpaced)")] = 100.0,
     duration: Annotated[
         float | None,
@@ -83,6 +84,7 @@ def up(
         source=source.value,
         inputs=list(input or []),
         scenario=scenario,
+        volume=volume,
         rate=rate or None,
         seed=seed,
         count=count,
