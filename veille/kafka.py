@@ -54,11 +54,22 @@ class Producer:
             self._errors.append(f"{msg.topic()}: {err.str()}")
         logger.error("delivery failed topic=%s key=%r error=%s", msg.topic(), msg.key(), err.str())
 
-    def produce(self, topic: str, value: bytes, key: bytes | None = None) -> None:
+    def produce(
+        self, topic: str, value: bytes, key: bytes | None = None, partition: int | None = None
+    ) -> None:
         """Queue one record; blocks (serving delivery reports) while the local queue is full."""
         while True:
             try:
-                self._p.produce(topic, value=value, key=key, on_delivery=self._on_delivery)
+                if partition is None:
+                    self._p.produce(topic, value=value, key=key, on_delivery=self._on_delivery)
+                else:
+                    self._p.produce(
+                        topic,
+                        value=value,
+                        key=key,
+                        partition=partition,
+                        on_delivery=self._on_delivery,
+                    )
                 return
             except BufferError:
                 self._p.poll(0.05)

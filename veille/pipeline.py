@@ -53,6 +53,7 @@ class UpOptions:
     duration: float | None = None
     watch: Path | None = None
     sentiment: str | None = None
+    workers: int | None = None
 
 
 @dataclass
@@ -98,6 +99,9 @@ class Pipeline:
         self.stages: dict[str, _Stage] = {}
         self.started_at = 0.0
         self.ingest_ended_at: float | None = None
+        self.workers = (
+            options.workers or settings.veille.process_workers or min(2, os.cpu_count() or 1)
+        )
         self._env: dict[str, str] = {}
 
     # -- start ----------------------------------------------------------------------------
@@ -119,11 +123,14 @@ class Pipeline:
         self._env = env
         ensure_topics(k, k.all_topics())
         self._spawn("sink", ["--data-dir", str(self.settings.veille.data_dir)])
-        process_args = ["--data-dir", str(self.settings.veille.data_dir)]
-        if self.options.sentiment:
-            process_args += ["--sentiment", self.options.sentiment]
-        self._spawn("process", process_args)
-        self._wait_running(("sink", "process"), ready_timeout)
+        data_dir = self.settings.veille.data_dir
+        for i in range(1, self.workers + 1):
+            # each Faust worker keeps its local state in its own directory
+            process_args = ["--data-dir", str(data_dir if i == 1 else data_dir / f"worker-{i}")]
+            if self.options.sentiment:
+                process_args += ["--sentiment", self.options.sentiment]
+            self._spawn(self._worker_name(i), process_args, command="process")
+        self._wait_running(("sink", *self.process_names()), ready_timeout)
         self.started_at = time.monotonic()
         self._spawn("ingest", self._ingest_args())
 
@@ -149,10 +156,37 @@ class Pipeline:
             args += ["--speed", str(o.speed)]
         return args
 
-    def _spawn(self, name: str, args: list[str]) -> None:
+    @staticmethod
+    def _worker_name(i: int) -> str:
+        return "process" if i == 1 else f"process-{i}"
+
+    def process_names(self) -> list[str]:
+        return [self._worker_name(i) for i in range(1, self.workers + 1)]
+
+    def process_totals(self) -> dict[str, Any]:
+        """The process workers' counters, summed (states are those of the first worker)."""
+        total: dict[str, Any] = {}
+        for name in self.process_names():
+            st = self.stages[name].status() if name in self.stages else {}
+            for key, value in st.items():
+                if isinstance(value, int | float) and key not in ("pid", "updated_at"):
+                    total[key] = total.get(key, 0) + value
+                else:
+                    total.setdefault(key, value)
+        return total
+
+    def _spawn(self, name: str, args: list[str], command: str | None = None) -> None:
         status_path = self.run_dir / f"{name}.json"
         log_path = self.run_dir / f"{name}.log"
-        cmd = [sys.executable, "-m", "veille", name, *args, "--status-file", str(status_path)]
+        cmd = [
+            sys.executable,
+            "-m",
+            "veille",
+            command or name,
+            *args,
+            "--status-file",
+            str(status_path),
+        ]
         with open(log_path, "ab") as log:
             proc = subprocess.Popen(
                 cmd,
@@ -223,8 +257,8 @@ class Pipeline:
         self, on_tick: Callable[[Pipeline], None] | None = None, stall_timeout: float = 60.0
     ) -> bool:
         """Wait until everything ingested has gone through: the sink has written as many
-        records as were ingested, the alert agents have read every enriched post and
-        observation, and the sink has written the alerts they raised.
+        records as were ingested, the crisis agent has read every observation, and the sink
+        has written the alerts raised.
 
         Returns False if nothing progressed for `stall_timeout` seconds first.
         """
@@ -236,19 +270,17 @@ class Pipeline:
             if on_tick:
                 on_tick(self)
             sink = self.stages["sink"].status()
-            proc = self.stages["process"].status()
+            proc = self.process_totals()
             written = int(sink.get("posts", 0)) + int(sink.get("dead_letters", 0))
             progress = (
                 written,
-                int(proc.get("observed_posts", 0)),
                 int(proc.get("observations_done", 0)),
                 int(sink.get("alerts", 0)),
             )
             if (
                 written >= target
-                and progress[1] >= int(sink.get("posts", 0))
-                and progress[2] >= int(proc.get("observations", 0))
-                and progress[3] >= int(proc.get("alerts", 0))
+                and progress[1] >= int(proc.get("observations", 0))
+                and progress[2] >= int(proc.get("alerts", 0))
             ):
                 return True
             if progress != last:
@@ -260,7 +292,7 @@ class Pipeline:
 
     def stop(self, timeout: float = 60.0) -> None:
         """Stop every stage still running (in order) and the embedded broker. Idempotent."""
-        for name in ("ingest", "process", "sink"):
+        for name in ("ingest", *self.process_names(), "sink"):
             st = self.stages.get(name)
             if st is not None and st.alive():
                 st.signal(signal.SIGTERM)
@@ -272,7 +304,7 @@ class Pipeline:
     def summary(self) -> dict[str, Any]:
         """The run's figures; `stored` and `dead_lettered` count distinct new rows."""
         st = self.statuses()
-        ingest, process, sink = st.get("ingest", {}), st.get("process", {}), st.get("sink", {})
+        ingest, process, sink = st.get("ingest", {}), self.process_totals(), st.get("sink", {})
         elapsed = (self.ingest_ended_at or time.monotonic()) - self.started_at
         ingested = int(ingest.get("ingested", 0))
         return {

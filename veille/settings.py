@@ -173,13 +173,16 @@ class VeilleSettings(BaseSettings):
     sentiment_backend: Literal["fast", "accurate"] = "fast"
 
     # processors: a batch is taken from the stream when full or when the window ends.
-    process_batch_size: int = Field(500, ge=1)
-    process_batch_window_s: float = Field(0.5, gt=0)
+    process_batch_size: int = Field(1000, ge=1)
+    process_batch_window_s: float = Field(0.25, gt=0)
     process_group: str = "veille-process"
+    process_workers: int = Field(
+        0, ge=0, description="Faust workers `veille up` starts; 0: one per core, at most 2"
+    )
 
     # sinks: ClickHouse advises 10k-100k rows per insert, about one insert per second.
     sink_batch_rows: int = Field(10_000, ge=1)
-    sink_flush_interval_s: float = Field(1.0, gt=0)
+    sink_flush_interval_s: float = Field(0.5, gt=0)
     sink_group: str = "veille-sink"
     sink_retry_max_s: float = Field(30.0, gt=0, description="longest backoff between retries")
     alert_sensitivity: float = Field(

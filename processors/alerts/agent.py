@@ -1,15 +1,16 @@
-"""The alert agents: impersonation per post, crisis detection per watch entry.
+"""The alert side of the Faust app: what each enriched post feeds, and the crisis agent.
 
-- `veille.alerts.observe` reads the enriched posts; it checks each author for impersonation
-  and sends one observation per (post, watch entry) to the observations topic, keyed by the
-  entry, so that all of an entry's observations reach the same worker however many run;
-- `veille.alerts.crisis` reads the observations, feeds the `CrisisDetector`, and produces the
-  alerts it raises or updates to the alerts topic (the sink stores them and notifies).
+- `AlertFeed` is called by the enrich agent on each batch it enriched (the posts are in memory
+  there: reading them back from the enriched topic would cost a second consumption and parse):
+  it checks each author for impersonation and makes one observation per (post, watch entry),
+  keyed by the entry for the observations topic, so that all of an entry's observations reach
+  the same worker however many run;
+- the `veille.alerts.crisis` agent reads the observations, feeds the `CrisisDetector`, and
+  produces the alerts it raises or updates to the alerts topic (the sink stores and notifies).
 
-Both work in batches and acknowledge a batch only after its output is delivered. The detectors
-keep their state in memory: after a restart, the crisis baseline is learnt again (no alert
-during the warm-up) and an impersonator may be reported again (same key: one alert in the
-table).
+Batches are acknowledged only after their output is delivered. The detectors keep their state in
+memory: after a restart the crisis baseline is learnt again (no alert during the warm-up) and an
+impersonator may be reported again (same key: one alert in the table).
 """
 
 from __future__ import annotations
@@ -17,13 +18,14 @@ from __future__ import annotations
 import json
 import logging
 import re
+from collections.abc import Sequence
 from typing import Any
 
 import faust
 
 from processors.alerts.crisis import CrisisDetector, CrisisSettings, Observation
 from processors.alerts.impersonation import ImpersonationDetector
-from processors.delivery import Record, deliver
+from processors.delivery import Delivery, Record
 from veille.models import EnrichedPost
 from veille.settings import Settings
 from veille.stats import StatusFile
@@ -63,16 +65,43 @@ def observations(post: EnrichedPost, partition: int = 0) -> list[Observation]:
     ]
 
 
+class AlertFeed:
+    """Turns enriched posts into observations and impersonation alerts (records to deliver)."""
+
+    def __init__(self, settings: Settings, watch: WatchConfig) -> None:
+        self.k = settings.kafka
+        self.impersonation = ImpersonationDetector(watch)
+        # what was fed, in the status file: `veille up` waits on these before stopping
+        self.counters: dict[str, Any] = {"observations": 0, "alerts": 0}
+
+    def records(self, posts: Sequence[tuple[int, EnrichedPost]]) -> list[Record]:
+        out: list[Record] = []
+        for partition, post in posts:
+            alert = self.impersonation.check(post.author, post.created_at)
+            if alert is not None:
+                self.counters["alerts"] += 1
+                out.append(
+                    (self.k.alerts_topic, alert.key.encode(), alert.model_dump_json().encode())
+                )
+            for ob in observations(post, partition):
+                self.counters["observations"] += 1
+                out.append(
+                    (
+                        self.k.observations_topic,
+                        ob.entry.encode(),
+                        json.dumps(ob.__dict__, ensure_ascii=False).encode(),
+                    )
+                )
+        return out
+
+
 def register(
-    app: faust.App, settings: Settings, watch: WatchConfig, status: StatusFile | None = None
+    app: faust.App, settings: Settings, feed: AlertFeed, status: StatusFile | None = None
 ) -> None:
-    """Declare the alert agents on `app`."""
+    """Declare the crisis agent on `app` (the feed is called by the enrich agent)."""
     k = settings.kafka
     v = settings.veille
-    enriched = app.topic(k.enriched_topic, value_serializer="raw", key_serializer="raw")
     observed = app.topic(k.observations_topic, value_serializer="raw", key_serializer="raw")
-    alerts = app.topic(k.alerts_topic, value_serializer="raw", key_serializer="raw")
-    impersonation = ImpersonationDetector(watch)
     crisis = CrisisDetector(
         CrisisSettings(
             sensitivity=v.alert_sensitivity,
@@ -80,44 +109,9 @@ def register(
             cooldown_min=v.alert_cooldown_min,
         )
     )
-    # what the agents did, in the status file: `veille up` waits on these before stopping
-    counters: dict[str, Any] = {
-        "observed_posts": 0,
-        "observations": 0,
-        "observations_done": 0,
-        "alerts": 0,
-    }
-
-    def report() -> None:
-        if status is not None:
-            status.update(force=True, **counters)
-
-    @app.agent(enriched, name="veille.alerts.observe")
-    async def observe(stream: faust.StreamT[bytes]) -> None:
-        take_events = stream.take_events  # type: ignore[attr-defined]
-        async for events in take_events(v.process_batch_size, within=v.process_batch_window_s):
-            records: list[Record] = []
-            for ev in events:
-                try:
-                    post = EnrichedPost.model_validate_json(ev.value)
-                except ValueError:
-                    continue  # the sink dead-letters invalid enriched records
-                alert = impersonation.check(post.author, post.created_at)
-                if alert is not None:
-                    counters["alerts"] += 1
-                    records.append((alerts, alert.key.encode(), alert.model_dump_json().encode()))
-                for ob in observations(post, ev.message.partition):
-                    counters["observations"] += 1
-                    records.append(
-                        (
-                            observed,
-                            ob.entry.encode(),
-                            json.dumps(ob.__dict__, ensure_ascii=False).encode(),
-                        )
-                    )
-            await deliver(records, "observations")
-            counters["observed_posts"] += len(events)
-            report()
+    delivery = Delivery(k, "veille-alerts")
+    counters = feed.counters
+    counters.setdefault("observations_done", 0)
 
     @app.agent(observed, name="veille.alerts.crisis")
     async def detect(stream: faust.StreamT[bytes]) -> None:
@@ -133,9 +127,11 @@ def register(
             raised = crisis.evaluate()
             for a in raised:
                 logger.warning("alert key=%s kind=%s entry=%s %s", a.key, a.kind, a.entry, a.detail)
-            await deliver(
-                [(alerts, a.key.encode(), a.model_dump_json().encode()) for a in raised], "alerts"
+            await delivery.send(
+                [(k.alerts_topic, a.key.encode(), a.model_dump_json().encode()) for a in raised],
+                "alerts",
             )
             counters["alerts"] += len(raised)
             counters["observations_done"] += len(events)
-            report()
+            if status is not None:
+                status.update(force=True, **counters)

@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import faust
 from faust.types import EventT
 
-from processors.delivery import Record, deliver
+from processors.delivery import Delivery, Record
 from processors.enrich.enricher import Enricher
 from veille.models import DeadLetter, EnrichedPost, Post
 from veille.settings import Settings
@@ -90,16 +90,23 @@ class EnrichBatches:
 
 
 def register(
-    app: faust.App, settings: Settings, enricher: Enricher, status: StatusFile | None = None
+    app: faust.App,
+    settings: Settings,
+    enricher: Enricher,
+    status: StatusFile | None = None,
+    feed: Callable[[Sequence[tuple[int, EnrichedPost]]], list[Record]] | None = None,
 ) -> None:
-    """Declare the topics, the enrich agent and its status timer on `app`."""
+    """Declare the enrich agent and its status timer on `app`.
+
+    `feed`, when given, turns each enriched batch into more records delivered with it (the
+    alerts' observations: see `processors.alerts.agent.AlertFeed`).
+    """
     k = settings.kafka
     v = settings.veille
     status = status or StatusFile(None, "process")
     raw = app.topic(k.raw_topic, value_serializer="raw", key_serializer="raw")
-    out = app.topic(k.enriched_topic, value_serializer="raw", key_serializer="raw")
-    dlq = app.topic(k.dlq_topic, value_serializer="raw", key_serializer="raw")
     batches = EnrichBatches(enricher)
+    delivery = Delivery(k, "veille-enrich")
     counters: dict[str, Any] = {
         "consumed": 0,
         "enriched": 0,
@@ -117,10 +124,13 @@ def register(
             elapsed = time.perf_counter() - started
             # each enriched post keeps its raw partition: a partition stays in event-time order
             records: list[Record] = [
-                (out, p.key, p.model_dump_json().encode(), part) for part, p in enriched
+                (k.enriched_topic, p.key, p.model_dump_json().encode(), part)
+                for part, p in enriched
             ]
-            records += [(dlq, d.key, d.model_dump_json().encode()) for d in dead]
-            await deliver(records, "enriched posts")
+            records += [(k.dlq_topic, d.key, d.model_dump_json().encode()) for d in dead]
+            if feed is not None:
+                records += feed(enriched)
+            await delivery.send(records, "enriched posts")
             counters["consumed"] += len(events)
             counters["enriched"] += len(enriched)
             counters["dead_lettered"] += len(dead)

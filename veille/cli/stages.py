@@ -172,6 +172,7 @@ def process(
     """
     import faust
 
+    from processors.alerts.agent import AlertFeed
     from processors.alerts.agent import register as register_alerts
     from processors.app import create_app
     from processors.enrich.agent import register
@@ -181,12 +182,14 @@ def process(
     with errors(ValueError):
         s.kafka.servers  # noqa: B018
     status = StatusFile(status_file, "process")
+    s.veille.data_dir.mkdir(parents=True, exist_ok=True)
     enricher = Enricher(watch_config(s), sentiment or s.veille.sentiment_backend)
     with errors(FileNotFoundError, ValueError, NotImplementedError):
         enricher.load()
     app = create_app(s)
-    register(app, s, enricher, status)
-    register_alerts(app, s, enricher.watch, status)
+    feed = AlertFeed(s, enricher.watch)
+    register(app, s, enricher, status, feed=feed.records)
+    register_alerts(app, s, feed, status)
     level = logging.getLevelName(logging.getLogger().level).lower()
     worker = faust.Worker(
         app,

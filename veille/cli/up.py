@@ -30,9 +30,11 @@ def _progress(p: Pipeline, phase: str) -> Table:
     table.add_column("stage")
     table.add_column("state")
     table.add_column("figures")
-    for name in ("ingest", "process", "sink"):
-        st = p.statuses().get(name, {})
-        figures = "  ".join(f"{k}={st[k]}" for k in _COLUMNS[name] if k in st)
+    statuses = p.statuses()
+    for name in ("ingest", *p.process_names(), "sink"):
+        st = statuses.get(name, {})
+        columns = _COLUMNS["process" if name.startswith("process") else name]
+        figures = "  ".join(f"{k}={st[k]}" for k in columns if k in st)
         table.add_row(name, str(st.get("state", "starting")), figures)
     return table
 
@@ -68,6 +70,13 @@ def up(
     ] = None,
     watch: Annotated[Path | None, typer.Option(help=WATCH_HELP)] = None,
     sentiment: Annotated[str | None, typer.Option(help="sentiment backend: fast|accurate")] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            help="Faust workers to run [default: VEILLE_PROCESS_WORKERS, else one per "
+            "core, at most 2]"
+        ),
+    ] = None,
 ) -> None:
     """Run the whole pipeline: source -> Kafka -> Faust enrichment -> ClickHouse.
 
@@ -92,6 +101,7 @@ def up(
         duration=duration,
         watch=watch,
         sentiment=sentiment,
+        workers=workers,
     )
     pipeline = Pipeline(s, options)
     previous = signal.signal(signal.SIGTERM, lambda *_: _interrupt())
