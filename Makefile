@@ -8,7 +8,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 DATA   ?= .veille
 
-.PHONY: setup run test lint clean chromium
+.PHONY: setup run test lint clean chromium docker-compose
 
 $(STAMP): pyproject.toml
 	@echo "setting up $(VENV) (log: $(VENV)/install.log)"
@@ -28,7 +28,11 @@ run: setup
 chromium:
 	@command -v chromium >/dev/null || (apt-get update && apt-get install -y --no-install-recommends chromium)
 
-test: setup chromium
+# The compose file's tests validate it offline with Debian's docker-compose (needs root).
+docker-compose:
+	@command -v docker-compose >/dev/null || (apt-get update && apt-get install -y --no-install-recommends docker-compose)
+
+test: setup chromium docker-compose
 	$(BIN)/python -m pytest
 
 lint: setup

@@ -61,8 +61,15 @@ def connect(settings: ClickHouseSettings, data_dir: Path | None = None) -> Clien
                 "connect_timeout": settings.connect_timeout_s,
             }
             admin = clickhouse_connect.get_client(**base)
-            admin.command(f"CREATE DATABASE IF NOT EXISTS `{db}`")
-            admin.close()
+            try:
+                admin.command(f"CREATE DATABASE IF NOT EXISTS `{db}`")
+            except DatabaseError as e:
+                # a read-only user (dashboards, queries, reports) may not create databases:
+                # fine when it exists, and the next step says clearly when it does not
+                if error_code(e) not in (164, 497):
+                    raise
+            finally:
+                admin.close()
             return clickhouse_connect.get_client(**base, database=db)
         if data_dir is None:
             raise SinkError("no CLICKHOUSE_URL and no data directory for chDB")

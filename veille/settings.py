@@ -15,7 +15,9 @@ from typing import Any, Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-_ENV = {"env_file": ".env", "env_file_encoding": "utf-8", "extra": "ignore"}
+# an empty variable (`X_BEARER_TOKEN=` in a copied .env.example) means "not set"
+_ENV = {"env_file": ".env", "env_file_encoding": "utf-8", "extra": "ignore",
+        "env_ignore_empty": True}
 
 
 class KafkaSettings(BaseSettings):
