@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -27,6 +28,10 @@ SCENARIO_HELP = (
     "hours), impersonation, care, trending"
 )
 VOLUME_HELP = "synthetic: posts per simulated minute (daily average); event time, not wall time"
+LIVE_HELP = (
+    "synthetic: posts dated now, at --rate per second (event time follows the wall clock, as "
+    "a live stream; default: simulated time from midnight UTC yesterday, faster than the clock)"
+)
 STATUS_HELP = "write this stage's status (JSON) to this file while it runs"
 
 
@@ -60,19 +65,23 @@ def build_source(
     speed: float | None,
     scenario: str,
     volume: float = 30.0,
+    live: bool = False,
 ) -> Any:
     """The source named on the command line, validated (no I/O yet)."""
     if name is SourceName.synthetic:
         from ingest.synthetic import SyntheticSource
 
         try:
+            if live and not rate:
+                fail("--live needs a --rate: event time then follows the wall clock")
             return SyntheticSource(
                 watch_config(s),
                 rate=rate,
                 seed=seed,
                 count=count,
                 scenario=scenario,
-                volume=volume,
+                volume=rate * 60 if live and rate else volume,
+                start_time=datetime.now(UTC) if live else None,
             )
         except ValueError as e:
             fail(str(e))
@@ -114,6 +123,7 @@ def ingest(
     ] = None,
     scenario: Annotated[str, typer.Option(help=SCENARIO_HELP)] = "calm",
     volume: Annotated[float, typer.Option(help=VOLUME_HELP)] = 30.0,
+    live: Annotated[bool, typer.Option("--live", help=LIVE_HELP)] = False,
     duration: Annotated[float | None, typer.Option(help="stop after S seconds")] = None,
     watch: Annotated[Path | None, typer.Option(help=WATCH_HELP)] = None,
     status_file: Annotated[Path | None, typer.Option(help=STATUS_HELP, hidden=True)] = None,
@@ -139,6 +149,7 @@ def ingest(
         speed=speed,
         scenario=scenario,
         volume=volume,
+        live=live,
     )
     status = StatusFile(status_file, "ingest")
     runner = IngestRunner(s, src, status)
