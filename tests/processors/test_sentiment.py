@@ -13,7 +13,6 @@ from processors.enrich.linear import LinearModel, ModelFileError
 from processors.enrich.sentiment import (
     DEFAULT_FAST_MODEL,
     LABELS,
-    BackendUnavailable,
     FastSentiment,
     SentimentBackend,
     SentimentResult,
@@ -114,11 +113,12 @@ def test_odd_inputs_do_not_raise(fast: FastSentiment) -> None:
         fast.predict(["a", "b"], ["en"])
 
 
-def test_accurate_backend_is_not_there_yet() -> None:
-    with pytest.raises(BackendUnavailable, match="enrichment issue"):
-        get_backend("accurate")
-    assert issubclass(BackendUnavailable, NotImplementedError)
-    with pytest.raises(ValueError):
+def test_backends_by_name() -> None:
+    from processors.enrich.accurate import AccurateSentiment
+
+    assert isinstance(get_backend("fast"), FastSentiment)
+    assert isinstance(get_backend("accurate"), AccurateSentiment)
+    with pytest.raises(ValueError, match="nope"):
         get_backend("nope")  # type: ignore[arg-type]
 
 
