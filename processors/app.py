@@ -34,10 +34,31 @@ def _credentials(settings: Settings) -> Any:
     )
 
 
+def _limit_fetch_wait(max_wait_ms: int) -> None:
+    """Faust creates its aiokafka consumer with `fetch_max_wait_ms=1500`, hard-coded: a fetch
+    may then hold records back up to 1.5 s, which is most of the pipeline's latency. Cap it
+    (idempotent; this process runs one Faust app)."""
+    import aiokafka
+
+    base = aiokafka.AIOKafkaConsumer
+    if getattr(base, "_veille_capped", False):
+        return
+
+    class CappedConsumer(base):  # type: ignore[misc, valid-type]
+        _veille_capped = True
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            kwargs["fetch_max_wait_ms"] = min(kwargs.get("fetch_max_wait_ms", 500), max_wait_ms)
+            super().__init__(*args, **kwargs)
+
+    aiokafka.AIOKafkaConsumer = CappedConsumer
+
+
 def create_app(settings: Settings) -> faust.App:
     """A Faust App for veille's processors (no agents yet: domains register theirs)."""
     k = settings.kafka
     v = settings.veille
+    _limit_fetch_wait(k.fetch_wait_max_ms)
     return faust.App(
         v.process_group,
         broker=k.faust_broker(),

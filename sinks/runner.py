@@ -83,7 +83,10 @@ class SinkRunner:
             k.usage_topic: UsageSnapshot.model_validate_json,
         }
         self._consumer.subscribe(
-            [*self._parsers, k.dlq_topic], on_revoke=self._on_revoke, on_lost=self._on_lost
+            [*self._parsers, k.dlq_topic],
+            on_assign=self._on_assign,
+            on_revoke=self._on_revoke,
+            on_lost=self._on_lost,
         )
 
     def stop(self) -> None:
@@ -92,7 +95,7 @@ class SinkRunner:
     def run(self) -> None:
         """Consume and write until `stop()`. Raises `SinkError` on errors that cannot heal."""
         assert self._consumer is not None, "start() first"
-        self.status.set_state("running", **self.counters)
+        self.status.update(force=True, **self.counters)  # "running" once partitions are assigned
         while not self._stopping:
             if self._retry_at:
                 self._consumer.poll(0.1)  # paused: keeps the group membership alive
@@ -237,6 +240,9 @@ class SinkRunner:
             result.elapsed_s,
         )
         return True
+
+    def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        self.status.set_state("running", **self.counters)
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         if self._offsets and not self._flush_and_commit():

@@ -151,8 +151,22 @@ def test_up_from_x_stores_the_stream_and_records_usage(tmp_path: Path) -> None:
 
 def test_up_crisis_scenario_raises_one_alert_through_the_pipeline(tmp_path: Path) -> None:
     data = tmp_path / "d"
-    s = _summary(run_veille("up", "--scenario", "crisis", "--rate", "0", "--volume", "10",
-                            "--count", "11000", "--data-dir", str(data), "--json"))
+    s = _summary(
+        run_veille(
+            "up",
+            "--scenario",
+            "crisis",
+            "--rate",
+            "0",
+            "--volume",
+            "10",
+            "--count",
+            "11000",
+            "--data-dir",
+            str(data),
+            "--json",
+        )
+    )
     assert s["stored"] == 11000
     alerts = _query("alerts", data)
     assert [(a["entry"], a["kind"]) for a in alerts] == [("Orbital Telecom", "crisis")]

@@ -25,12 +25,20 @@ START = datetime(2026, 1, 5, tzinfo=UTC)
 BATCH = 500
 
 
-def _stream(scenario: str, duration: timedelta, volume: float = 30.0, seed: int = 3
-            ) -> tuple[SyntheticSource, Iterator[list[EnrichedPost]]]:
+def _stream(
+    scenario: str, duration: timedelta, volume: float = 30.0, seed: int = 3
+) -> tuple[SyntheticSource, Iterator[list[EnrichedPost]]]:
     """The scenario's posts, enriched, in batches as the processor takes them."""
     watch = load_watch()
-    src = SyntheticSource(watch, rate=None, seed=seed, start_time=START, scenario=scenario,
-                          volume=volume, duration=duration)
+    src = SyntheticSource(
+        watch,
+        rate=None,
+        seed=seed,
+        start_time=START,
+        scenario=scenario,
+        volume=volume,
+        duration=duration,
+    )
     enricher = Enricher(watch).load()
 
     def batches() -> Iterator[list[EnrichedPost]]:
@@ -114,24 +122,38 @@ def test_care_queue_is_exactly_the_unanswered_asks(stored: Any, ch: Any) -> None
     ledger = src.care_ledger
     _, rows = queries.run(ch, "care_queue", {"limit": "100000"})
     queue = {r[0] for r in rows}
-    intents = dict(ch.query(
-        "SELECT toString(id), intent FROM posts FINAL WHERE notEmpty(addressed)").result_rows)
+    intents = dict(
+        ch.query(
+            "SELECT toString(id), intent FROM posts FINAL WHERE notEmpty(addressed)"
+        ).result_rows
+    )
     asks = {i for i, intent in intents.items() if intent in ("question", "complaint", "request")}
     expected = ledger.open() & asks
     assert queue == expected
     assert len(queue) > 20 and len(ledger.answered) > 20
 
     # each answered ask leaves the queue when the official reply is posted, not before
-    replies = dict(ch.query(
-        "SELECT toString(replied_to_id), min(created_at) FROM posts FINAL "
-        "WHERE author_entry != '' AND kind = 'reply' GROUP BY replied_to_id").result_rows)
+    replies = dict(
+        ch.query(
+            "SELECT toString(replied_to_id), min(created_at) FROM posts FINAL "
+            "WHERE author_entry != '' AND kind = 'reply' GROUP BY replied_to_id"
+        ).result_rows
+    )
     checked = 0
     for post_id in sorted(set(ledger.answered) & asks)[:5]:
         at = replies[post_id]
-        before = {r[0] for r in queries.run(ch, "care_queue", {
-            "limit": "100000", "as_of": (at - timedelta(seconds=1)).isoformat()})[1]}
-        after = {r[0] for r in queries.run(ch, "care_queue", {
-            "limit": "100000", "as_of": at.isoformat()})[1]}
+        before = {
+            r[0]
+            for r in queries.run(
+                ch,
+                "care_queue",
+                {"limit": "100000", "as_of": (at - timedelta(seconds=1)).isoformat()},
+            )[1]
+        }
+        after = {
+            r[0]
+            for r in queries.run(ch, "care_queue", {"limit": "100000", "as_of": at.isoformat()})[1]
+        }
         assert post_id in before and post_id not in after
         checked += 1
     assert checked == 5

@@ -16,8 +16,12 @@ from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # an empty variable (`X_BEARER_TOKEN=` in a copied .env.example) means "not set"
-_ENV = {"env_file": ".env", "env_file_encoding": "utf-8", "extra": "ignore",
-        "env_ignore_empty": True}
+_ENV = {
+    "env_file": ".env",
+    "env_file_encoding": "utf-8",
+    "extra": "ignore",
+    "env_ignore_empty": True,
+}
 
 
 class KafkaSettings(BaseSettings):
@@ -48,6 +52,9 @@ class KafkaSettings(BaseSettings):
     session_timeout_ms: int = Field(6000, ge=1000)
     compression: Literal["none", "gzip", "lz4", "zstd", "snappy"] = "lz4"
     linger_ms: int = Field(20, ge=0)
+    fetch_wait_max_ms: int = Field(
+        50, ge=0, description="longest a consumer fetch waits for records (latency)"
+    )
 
     def all_topics(self) -> list[str]:
         """Every topic veille reads or writes."""
@@ -106,6 +113,8 @@ class KafkaSettings(BaseSettings):
             "auto.offset.reset": "earliest",
             "session.timeout.ms": self.session_timeout_ms,
             "heartbeat.interval.ms": max(500, self.session_timeout_ms // 6),
+            # answer as soon as records are there: a waiting fetch is latency
+            "fetch.wait.max.ms": self.fetch_wait_max_ms,
             **self._security(),
         }
 
@@ -176,7 +185,7 @@ class VeilleSettings(BaseSettings):
 
     # processors: a batch is taken from the stream when full or when the window ends.
     process_batch_size: int = Field(1000, ge=1)
-    process_batch_window_s: float = Field(0.25, gt=0)
+    process_batch_window_s: float = Field(0.1, gt=0)
     process_group: str = "veille-process"
     process_workers: int = Field(
         0, ge=0, description="Faust workers `veille up` starts; 0: one per core, at most 2"
@@ -184,7 +193,7 @@ class VeilleSettings(BaseSettings):
 
     # sinks: ClickHouse advises 10k-100k rows per insert, about one insert per second.
     sink_batch_rows: int = Field(10_000, ge=1)
-    sink_flush_interval_s: float = Field(0.5, gt=0)
+    sink_flush_interval_s: float = Field(0.3, gt=0)
     sink_group: str = "veille-sink"
     sink_retry_max_s: float = Field(30.0, gt=0, description="longest backoff between retries")
     alert_sensitivity: float = Field(

@@ -139,9 +139,12 @@ def register(
                 counters["enrich_posts_per_s"] = round(len(events) / elapsed)
             status.update(**counters)
 
-    @app.task
-    async def started() -> None:
+    async def assigned(sender: Any, **kwargs: Any) -> None:
+        # "running" once the consumer group has given this worker its partitions, so that
+        # `veille up` starts the source when the processor can read it
         status.set_state("running", **counters)
+
+    app.on_rebalance_complete.connect(assigned)  # type: ignore[arg-type]
 
     @app.timer(1.0)
     async def heartbeat() -> None:

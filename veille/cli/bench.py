@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 from pathlib import Path
 from typing import Annotated
 
@@ -42,5 +43,96 @@ def bench_enrich(
     for stage, rate in result["posts_per_s"].items():
         table.add_row(stage, f"{rate:,}")
     out_console().print(table)
+    if json_out:
+        print(json.dumps(result))
+
+
+_E2E_ROWS = (
+    ("posts_per_s", "pipeline posts/s (stored / (max stored_at - min received_at))"),
+    ("passthrough_msgs_per_s", "pass-through msgs/s (consume + produce unchanged)"),
+    ("naive_faust_posts_per_s", "naive Faust posts/s (one event at a time)"),
+    ("ratio_to_passthrough", "pipeline / pass-through"),
+    ("ratio_to_naive_faust", "pipeline / naive Faust"),
+    ("p50_latency_s", "p50 latency s (received_at -> stored_at)"),
+    ("p99_latency_s", "p99 latency s"),
+    ("max_latency_s", "max latency s"),
+    ("latency_source_rate", "latency run: posts/s produced by the source"),
+    ("cpu_ms_per_post", "CPU ms/post, pipeline (every stage + broker)"),
+    ("process_cpu_ms_per_post", "CPU ms/post, Faust process workers"),
+    ("naive_faust_cpu_ms_per_post", "CPU ms/post, naive Faust worker"),
+)
+
+
+@bench_app.command("e2e")
+def bench_e2e(
+    posts: Annotated[
+        int, typer.Option(help="posts through the unpaced pipeline (and the pass-through)")
+    ] = 30_000,
+    rate_latency: Annotated[
+        float, typer.Option(help="posts/s of the source in the latency run")
+    ] = 500.0,
+    latency_seconds: Annotated[float, typer.Option(help="length of the latency run (s)")] = 20.0,
+    naive_posts: Annotated[
+        int, typer.Option(help="posts through the naive per-event Faust agent (slow)")
+    ] = 3_000,
+    seed: Annotated[int, typer.Option(help="synthetic source's random seed")] = 0,
+    sentiment: Annotated[str | None, typer.Option(help="sentiment backend: fast|accurate")] = None,
+    data_dir: Annotated[
+        Path | None,
+        typer.Option(help="keep the run's chDB and logs here (empty); default: a temporary one"),
+    ] = None,
+    watch: Annotated[Path | None, typer.Option(help=WATCH_HELP)] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="last line: one JSON object")] = False,
+) -> None:
+    """The whole pipeline on the embedded stack: sustained posts/s, latency, peak memory,
+    against a raw pass-through and a naive per-event Faust agent on the same broker.
+
+    Always starts its own local broker and chDB (KAFKA_BOOTSTRAP_SERVERS, CLICKHOUSE_URL are
+    ignored); the VEILLE_ batch settings apply. About 1.5 minutes on 2 cores by default.
+    See docs/benchmarks.md for what each figure means.
+
+    Example: veille bench e2e --posts 30000 --rate-latency 500 --latency-seconds 20 --json
+    """
+    from veille.benchmarks import e2e
+    from veille.cli.common import err_console
+
+    s = settings(watch=watch)
+    options = e2e.E2EOptions(
+        posts=posts,
+        rate_latency=rate_latency,
+        latency_seconds=latency_seconds,
+        naive_posts=naive_posts,
+        seed=seed,
+        sentiment=sentiment,
+        watch=watch,
+        data_dir=data_dir,
+    )
+
+    def _interrupt(*_: object) -> None:
+        raise KeyboardInterrupt  # SIGTERM stops every process the bench started, like Ctrl-C
+
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        with errors(ValueError, e2e.BenchError):
+            result = e2e.run(
+                s, options, progress=lambda m: err_console.print(f"[dim]bench e2e:[/] {m}")
+            )
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    out = out_console()
+    table = Table(
+        "figure",
+        "value",
+        title=(
+            f"veille bench e2e: {result['stored']} of {result['posts']} posts stored, "
+            f"{result['cores']} cores, {result['date']}"
+        ),
+        title_justify="left",
+    )
+    for key, label in _E2E_ROWS:
+        table.add_row(label, f"{result[key]:,}")
+    for stage, mb in result["peak_rss_mb"].items():
+        table.add_row(f"peak RSS {stage} (MB)", f"{mb:,}")
+    out.print(table)
     if json_out:
         print(json.dumps(result))

@@ -1,0 +1,102 @@
+"""The naive Faust reference: the same enrichment, one event at a time, the usual way.
+
+One agent, `async for value in stream:` — parse the post, `Enricher.enrich([post])`, serialize,
+`await topic.send(...)` — as most Faust agents are written. The App is veille's own
+(`processors.app.create_app`: same broker settings, acks, compression, linger), under its own
+application id (consumer group) and output topic, so it reads the raw topic alongside anyone
+else. It does enrichment only: no alert agents, no dead-letter topic.
+
+The clock starts when the first event reaches the agent (after the group join and Faust's
+start, which this does not measure) and stops when the producer has flushed the `count`-th
+enriched post. The result is written, atomically, to `--result` as one JSON object
+(`posts`, `seconds`, `posts_per_s`, `cpu_s` of this process in the window, `peak_rss_mb`);
+the agent then skips what else it reads until the worker is stopped (SIGTERM): whoever
+started it stops it.
+
+Run as its own process: `python -m veille.benchmarks.naive_faust --source T --out T2
+--group G --count N --result FILE` with `KAFKA_BOOTSTRAP_SERVERS` set.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from veille.benchmarks.procfs import status_kb
+
+
+def _write(path: Path, doc: dict[str, Any]) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(doc))
+    os.replace(tmp, path)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--source", required=True)
+    parser.add_argument("--out", required=True)
+    parser.add_argument("--group", required=True)
+    parser.add_argument("--count", type=int, required=True)
+    parser.add_argument("--result", type=Path, required=True)
+    parser.add_argument("--sentiment", default=None)
+    a = parser.parse_args(argv)
+
+    import faust
+
+    from processors.app import create_app
+    from processors.enrich.enricher import Enricher
+    from veille.cli.common import settings, setup_logging, watch_config
+    from veille.models import Post
+
+    setup_logging()
+    s = settings()
+    state_dir = a.result.parent / a.group  # Faust's datadir goes under it
+    state_dir.mkdir(parents=True, exist_ok=True)
+    s.veille = s.veille.model_copy(update={"process_group": a.group, "data_dir": state_dir})
+    enricher = Enricher(watch_config(s), a.sentiment or s.veille.sentiment_backend).load()
+    app = create_app(s)
+    raw = app.topic(a.source, value_serializer="raw", key_serializer="raw")
+    out = app.topic(a.out, value_serializer="raw", key_serializer="raw")
+    count: int = a.count
+    state: dict[str, Any] = {"n": 0, "t0": None, "cpu0": 0.0}
+
+    @app.agent(raw, name="bench.naive_enrich")
+    async def enrich(stream: faust.StreamT[bytes]) -> None:
+        async for value in stream:
+            if state["n"] >= count:
+                continue  # done: skip (and acknowledge) the rest until stopped
+            if state["t0"] is None:
+                state["t0"], state["cpu0"] = time.perf_counter(), time.process_time()
+            post = Post.model_validate_json(value)
+            enriched = enricher.enrich([post])[0]
+            await out.send(key=post.key, value=enriched.model_dump_json().encode())
+            state["n"] += 1
+            if state["n"] == count:
+                await app.producer.flush()
+                seconds = time.perf_counter() - state["t0"]
+                cpu = time.process_time() - state["cpu0"]
+                _write(
+                    a.result,
+                    {
+                        "posts": count,
+                        "seconds": round(seconds, 3),
+                        "posts_per_s": round(count / seconds, 1),
+                        "cpu_s": round(cpu, 3),
+                        "peak_rss_mb": round((status_kb(os.getpid()) or 0) * 1024 / 1e6, 1),
+                    },
+                )
+
+    worker = faust.Worker(
+        app, loglevel="warn", quiet=True, redirect_stdouts=False, override_logging=False
+    )
+    worker.execute_from_commandline()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
