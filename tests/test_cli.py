@@ -77,6 +77,28 @@ def test_every_command_has_an_example() -> None:
         ["report"],
         ["bench", "enrich"],
         ["eval", "sentiment"],
+        ["eval", "language"],
+        ["bench", "e2e"],
     ):
         proc = run_veille(*cmd, "--help")
         assert proc.returncode == 0 and "Example:" in proc.stdout, cmd
+
+
+def test_eval_language_scores_each_language_of_a_split(tmp_path: Path) -> None:
+    tweets = {
+        "english": ["The delivery was late again and nobody answered my emails", "Good morning"],
+        "french": ["Le service client ne répond jamais, c'est vraiment pénible", "Merci beaucoup"],
+    }
+    for folder, texts in tweets.items():
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "val_text.txt").write_text("\n".join(texts), encoding="utf-8")
+        (tmp_path / folder / "val_labels.txt").write_text("0\n2", encoding="utf-8")
+    proc = run_veille("eval", "language", "--data", str(tmp_path), "--languages", "", "--json")
+    assert proc.returncode == 0, proc.stderr
+    scores = json.loads(proc.stdout.splitlines()[-1])
+    assert scores["en"] == 100.0 and scores["fr"] == 100.0 and scores["mean"] == 100.0
+    assert scores["preferred"] == [] and scores["posts_per_s"] > 0
+    watched = run_veille("eval", "language", "--data", str(tmp_path), "--json")
+    assert json.loads(watched.stdout.splitlines()[-1])["preferred"] == ["fr", "en", "es", "de"]
+    missing = run_veille("eval", "language", "--data", str(tmp_path / "absent"))
+    assert missing.returncode == 1 and "no XLM-T language folder" in missing.stderr

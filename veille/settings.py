@@ -181,7 +181,14 @@ class VeilleSettings(BaseSettings):
         None, description="watch configuration; default ./watch.yaml, else the bundled example"
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "WARNING"
-    sentiment_backend: Literal["fast", "accurate"] = "fast"
+    sentiment_backend: Literal["fast", "accurate", "transformer"] = "fast"
+    sentiment_model_dir: Path | None = Field(
+        None, description="transformer backend: a local sequence-classification model folder"
+    )
+    sentiment_device: str = Field(
+        "auto", description="transformer backend: torch device; auto = CUDA when there is one"
+    )
+    sentiment_batch_size: int = Field(32, ge=1, description="transformer backend: posts per pass")
 
     # processors: a batch is taken from the stream when full or when the window ends.
     process_batch_size: int = Field(1000, ge=1)

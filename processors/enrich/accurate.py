@@ -34,7 +34,13 @@ import numpy as np
 import numpy.typing as npt
 
 from .linear import ModelFileError
-from .sentiment import DEFAULT_FAST_MODEL, LABELS, FastSentiment, SentimentResult
+from .sentiment import (
+    DEFAULT_FAST_MODEL,
+    LABELS,
+    FastSentiment,
+    SentimentResult,
+    results_from_proba,
+)
 
 __all__ = [
     "DEFAULT_ACCURATE_MODEL",
@@ -305,10 +311,4 @@ class AccurateSentiment:
 
     def predict(self, texts: Sequence[str], langs: Sequence[str]) -> list[SentimentResult]:
         """One `SentimentResult` per text, in order (see `SentimentBackend`)."""
-        probs = self.predict_proba(texts, langs)
-        best = probs.argmax(axis=1)
-        polarity = np.clip(probs[:, 2] - probs[:, 0], -1.0, 1.0)
-        return [
-            SentimentResult(LABELS[k], s, row[k])
-            for k, s, row in zip(best.tolist(), polarity.tolist(), probs.tolist(), strict=True)
-        ]
+        return results_from_proba(self.predict_proba(texts, langs))

@@ -25,6 +25,9 @@ Backends (`get_backend`):
   regression, tuned on val and shipped refitted on train+val; val macro-F1 of its train-only
   fit 64.3 (mean of 8 languages; `docs/models/sentiment-accurate.md`). About 40 posts/s on two
   cores in batches. Its model file, `models/sentiment-accurate.npz`, is 9 KB.
+- `transformer` (`transformer.py`, optional): a sequence-classification model the user has on
+  disk (for example XLM-T's), batched, on the CPU or a GPU; needs `veille[transformer]` and
+  `VEILLE_SENTIMENT_MODEL_DIR`. No model ships for it.
 """
 
 from __future__ import annotations
@@ -50,13 +53,14 @@ __all__ = [
     "SentimentLabel",
     "SentimentResult",
     "get_backend",
+    "results_from_proba",
 ]
 
 logger = logging.getLogger(__name__)
 
 SentimentLabel = Literal["negative", "neutral", "positive"]
 LABELS: tuple[SentimentLabel, ...] = get_args(SentimentLabel)
-BackendName = Literal["fast", "accurate"]
+BackendName = Literal["fast", "accurate", "transformer"]
 
 DEFAULT_FAST_MODEL = Path(__file__).resolve().parent / "models" / "sentiment-fast.npz"
 
@@ -85,6 +89,16 @@ class SentimentBackend(Protocol):
     def load(self) -> None: ...
 
     def predict(self, texts: Sequence[str], langs: Sequence[str]) -> list[SentimentResult]: ...
+
+
+def results_from_proba(probs: np.ndarray) -> list[SentimentResult]:
+    """One `SentimentResult` per row of `(n, 3)` probabilities (negative, neutral, positive)."""
+    best = probs.argmax(axis=1)
+    polarity = np.clip(probs[:, 2] - probs[:, 0], -1.0, 1.0)
+    return [
+        SentimentResult(LABELS[k], s, row[k])
+        for k, s, row in zip(best.tolist(), polarity.tolist(), probs.tolist(), strict=True)
+    ]
 
 
 class FastSentiment:
@@ -140,13 +154,7 @@ class FastSentiment:
 
     def predict(self, texts: Sequence[str], langs: Sequence[str]) -> list[SentimentResult]:
         """One `SentimentResult` per text, in order (see `SentimentBackend`)."""
-        probs = self.predict_proba(texts, langs)
-        best = probs.argmax(axis=1)
-        polarity = np.clip(probs[:, 2] - probs[:, 0], -1.0, 1.0)
-        return [
-            SentimentResult(LABELS[k], s, row[k])
-            for k, s, row in zip(best.tolist(), polarity.tolist(), probs.tolist(), strict=True)
-        ]
+        return results_from_proba(self.predict_proba(texts, langs))
 
 
 def get_backend(name: BackendName) -> SentimentBackend:
@@ -161,4 +169,8 @@ def get_backend(name: BackendName) -> SentimentBackend:
         from .accurate import AccurateSentiment  # imports the encoder package only on load()
 
         return AccurateSentiment()
+    if name == "transformer":
+        from .transformer import TransformerSentiment  # needs veille[transformer] on load()
+
+        return TransformerSentiment()
     raise ValueError(f"unknown sentiment backend {name!r}; expected one of {get_args(BackendName)}")

@@ -76,7 +76,9 @@ def bench_e2e(
         int, typer.Option(help="posts through the naive per-event Faust agent (slow)")
     ] = 3_000,
     seed: Annotated[int, typer.Option(help="synthetic source's random seed")] = 0,
-    sentiment: Annotated[str | None, typer.Option(help="sentiment backend: fast|accurate")] = None,
+    sentiment: Annotated[
+        str | None, typer.Option(help="sentiment backend: fast|accurate|transformer")
+    ] = None,
     data_dir: Annotated[
         Path | None,
         typer.Option(help="keep the run's chDB and logs here (empty); default: a temporary one"),

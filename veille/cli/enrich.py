@@ -38,7 +38,9 @@ def enrich(
             help="texts, one per line (or JSON lines with a `text` field); default: stdin"
         ),
     ] = None,
-    sentiment: Annotated[str | None, typer.Option(help="sentiment backend: fast|accurate")] = None,
+    sentiment: Annotated[
+        str | None, typer.Option(help="sentiment backend: fast|accurate|transformer")
+    ] = None,
     watch: Annotated[Path | None, typer.Option(help=WATCH_HELP)] = None,
 ) -> None:
     """Enrich texts: language, sentiment, topics, intent, watch entries; JSON lines out.
@@ -46,10 +48,11 @@ def enrich(
     Example: echo "@orbital_care toujours pas de réseau, c'est inadmissible" | veille enrich
     """
     from processors.enrich.enricher import Enricher
+    from processors.enrich.linear import ModelFileError
 
     s = settings(watch=watch)
     enricher = Enricher(watch_config(s), sentiment or s.veille.sentiment_backend)
-    with errors(FileNotFoundError, ValueError, NotImplementedError):
+    with errors(FileNotFoundError, ValueError, NotImplementedError, ModelFileError):
         enricher.load()
         fh = file.open(encoding="utf-8", errors="replace") if file else sys.stdin
         try:

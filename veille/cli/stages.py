@@ -173,7 +173,9 @@ def ingest(
 
 def process(
     watch: Annotated[Path | None, typer.Option(help=WATCH_HELP)] = None,
-    sentiment: Annotated[str | None, typer.Option(help="sentiment backend: fast|accurate")] = None,
+    sentiment: Annotated[
+        str | None, typer.Option(help="sentiment backend: fast|accurate|transformer")
+    ] = None,
     data_dir: Annotated[Path | None, typer.Option(help="where Faust keeps local state")] = None,
     status_file: Annotated[Path | None, typer.Option(help=STATUS_HELP, hidden=True)] = None,
 ) -> None:
@@ -188,6 +190,7 @@ def process(
     from processors.app import create_app
     from processors.enrich.agent import register
     from processors.enrich.enricher import Enricher
+    from processors.enrich.linear import ModelFileError
 
     s = settings(data_dir=data_dir, watch=watch)
     with errors(ValueError):
@@ -195,7 +198,7 @@ def process(
     status = StatusFile(status_file, "process")
     s.veille.data_dir.mkdir(parents=True, exist_ok=True)
     enricher = Enricher(watch_config(s), sentiment or s.veille.sentiment_backend)
-    with errors(FileNotFoundError, ValueError, NotImplementedError):
+    with errors(FileNotFoundError, ValueError, NotImplementedError, ModelFileError):
         enricher.load()
     app = create_app(s)
     feed = AlertFeed(s, enricher.watch)

@@ -69,7 +69,9 @@ def up(
         ),
     ] = None,
     watch: Annotated[Path | None, typer.Option(help=WATCH_HELP)] = None,
-    sentiment: Annotated[str | None, typer.Option(help="sentiment backend: fast|accurate")] = None,
+    sentiment: Annotated[
+        str | None, typer.Option(help="sentiment backend: fast|accurate|transformer")
+    ] = None,
     workers: Annotated[
         int | None,
         typer.Option(
