@@ -15,6 +15,7 @@ import logging
 from typing import Any
 
 from ingest.base import Source
+from veille import metrics
 from veille.kafka import Producer
 from veille.models import DeadLetter, InvalidPayload, parse_stream_payload
 from veille.settings import Settings
@@ -62,6 +63,7 @@ class IngestRunner:
             except InvalidPayload as e:
                 c["dead_lettered"] += 1
                 logger.warning("dead-lettered origin=%s reason=%s", rec.origin, e)
+                metrics.dead_lettered("ingest", str(e))
                 self.producer.dead_letter(
                     k.dlq_topic,
                     DeadLetter(

@@ -7,6 +7,7 @@ the local broker does not support); storage is idempotent, so a reprocessed post
 from __future__ import annotations
 
 import ssl
+from collections.abc import Collection
 from typing import Any
 
 import faust
@@ -78,3 +79,16 @@ def create_app(settings: Settings) -> faust.App:
         web_host="127.0.0.1",
         worker_redirect_stdouts=False,
     )
+
+
+def lag(monitor: Any, topics: Collection[str]) -> dict[tuple[str, int], int]:
+    """Records behind per (topic, partition) of `topics`, from the worker's Faust monitor
+    (`app.monitor`): the end offset seen at the last fetch minus the last offset read. No broker
+    request; called from the metrics server's thread. Partitions not read yet are left out."""
+    read = dict(monitor.tp_read_offsets)
+    out: dict[tuple[str, int], int] = {}
+    for tp, end in dict(monitor.tp_end_offsets).items():
+        last = read.get(tp)
+        if tp.topic in topics and end is not None and last is not None:
+            out[(tp.topic, tp.partition)] = max(0, end - last - 1)
+    return out

@@ -21,6 +21,7 @@ from pydantic import ValidationError
 
 from sinks.base import Record, Sink, SinkUnavailable
 from sinks.notify import WebhookNotifier
+from veille import metrics
 from veille.kafka import Producer, describe
 from veille.models import AccountSnapshot, Alert, DeadLetter, EnrichedPost, UsageSnapshot
 from veille.settings import Settings
@@ -54,6 +55,7 @@ class SinkRunner:
         self._retry_at = 0.0
         self._backoff = 0.0
         self._paused = False
+        self.lag = metrics.KafkaLag()  # from librdkafka's statistics, for /metrics
         self.counters: dict[str, Any] = {
             # posts and dead_letters count rows written (and committed), not merely consumed
             "consumed": 0,
@@ -75,7 +77,12 @@ class SinkRunner:
         self.sink.start()
         self._producer = Producer(k, "veille-sink")
         self._producer.start()
-        self._consumer = Consumer(k.consumer_config(self.settings.veille.sink_group, "veille-sink"))
+        self._consumer = Consumer(
+            {
+                **k.consumer_config(self.settings.veille.sink_group, "veille-sink"),
+                **self.lag.config(),
+            }
+        )
         self._parsers: dict[str, Callable[[bytes], Record]] = {
             k.enriched_topic: EnrichedPost.model_validate_json,
             k.alerts_topic: Alert.model_validate_json,
@@ -154,6 +161,7 @@ class SinkRunner:
             try:
                 self.sink.add(DeadLetter.from_json(value))
             except (ValidationError, ValueError) as e:
+                metrics.dead_lettered("sink", "malformed dead letter")
                 self.sink.add(self._dead(msg, f"malformed dead letter: {e}"))
             return
         try:
@@ -164,6 +172,7 @@ class SinkRunner:
         except (ValidationError, ValueError) as e:
             self.counters["rejected"] += 1
             what = "enriched post" if topic == k.enriched_topic else "record"
+            metrics.dead_lettered("sink", f"invalid {what}")
             logger.warning("rejected %s at %s: %s", what, describe(msg), e)
             assert self._producer is not None
             self._producer.dead_letter(k.dlq_topic, self._dead(msg, f"invalid {what}: {e}"))
@@ -223,6 +232,7 @@ class SinkRunner:
         if self._paused:
             self._consumer.resume(self._consumer.assignment())
             self._paused = False
+        metrics.sink_flushed(result.rows, result.inserts, result.elapsed_s)
         self.counters["posts"] += result.posts
         self.counters["alerts"] += result.rows.get("alerts", 0)
         self.counters["dead_letters"] += result.dead_letters

@@ -6,6 +6,8 @@ the topics, then runs each stage as its own process (`veille sink`, `veille proc
 Ctrl-C reaches only the supervisor, which then stops them in order: ingest first, then it waits
 until the sink has written everything ingested (the drain), then the processor and the sink.
 Stages report through status files (`veille.stats`); their logs go to `<data-dir>/run/*.log`.
+With `VEILLE_METRICS_PORT` set, each stage serves Prometheus metrics on a port of its own, in
+the order they start: the sink on that port, then the process workers, then ingest.
 
 The embedded broker keeps data in memory: what was ingested but not drained when it stops is
 gone, which is why the drain waits for the sink.
@@ -175,6 +177,11 @@ class Pipeline:
                     total.setdefault(key, value)
         return total
 
+    def metrics_port(self, index: int) -> int:
+        """The /metrics port of the `index`-th stage started (0: the sink, then the process
+        workers, then ingest): consecutive ports from VEILLE_METRICS_PORT."""
+        return self.settings.veille.metrics_port + index
+
     def _spawn(self, name: str, args: list[str], command: str | None = None) -> None:
         status_path = self.run_dir / f"{name}.json"
         log_path = self.run_dir / f"{name}.log"
@@ -187,13 +194,16 @@ class Pipeline:
             "--status-file",
             str(status_path),
         ]
+        env = self._env
+        if self.settings.veille.metrics_port:  # one port each: sink, process workers, ingest
+            env = {**env, "VEILLE_METRICS_PORT": str(self.metrics_port(len(self.stages)))}
         with open(log_path, "ab") as log:
             proc = subprocess.Popen(
                 cmd,
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
-                env=self._env,
+                env=env,
                 start_new_session=True,
             )
         self.stages[name] = _Stage(name, proc, status_path, log_path)

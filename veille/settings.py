@@ -219,6 +219,12 @@ class VeilleSettings(BaseSettings):
     compliance_interval_h: float = Field(
         24.0, ge=0, description="X compliance run by the sink when X_BEARER_TOKEN is set; 0: never"
     )
+    metrics_port: int = Field(
+        0, ge=0, le=65535, description="port of each stage's Prometheus /metrics; 0: not served"
+    )
+    metrics_addr: str = Field(
+        "127.0.0.1", description="address /metrics listens on (0.0.0.0 in a container)"
+    )
 
     def clickhouse_path(self) -> Path:
         """The chDB data directory used when no ClickHouse server is configured."""

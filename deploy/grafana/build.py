@@ -1,7 +1,9 @@
 """Builds veille's Grafana dashboards (`deploy/grafana/dashboards/*.json`) from this description.
 
-Panels either reuse a named trend query (`sinks/queries/NAME.sql`) or carry their own SQL. A
-named query's `{name:Type}` parameters become what the ClickHouse datasource plugin understands:
+Panels either reuse a named trend query (`sinks/queries/NAME.sql`) or carry their own SQL, both
+on ClickHouse; the live panels of Pipeline health carry PromQL over the stages' metrics
+(`veille/metrics.py`, through Prometheus). A named query's `{name:Type}` parameters become what
+the ClickHouse datasource plugin understands:
 
     {start:DateTime}     -> $__fromTime              (the dashboard's time range)
     {end:DateTime}       -> $__toTime
@@ -35,6 +37,7 @@ DASHBOARDS = HERE / "dashboards"
 GRAFANA_DASHBOARDS_DIR = "/var/lib/grafana/dashboards/veille"
 
 DATASOURCE = {"type": "grafana-clickhouse-datasource", "uid": "veille-clickhouse"}
+PROMETHEUS = {"type": "prometheus", "uid": "veille-prometheus"}
 TIMESERIES, TABLE = 0, 1  # the plugin's `format` values (sqlutil.FormatQueryOption)
 
 # Grafana's `singlequote` format quotes the value and escapes ' as \' (ClickHouse's escape).
@@ -116,10 +119,23 @@ class Panel:
     custom: dict[str, Any] = field(default_factory=dict)
     defaults: dict[str, Any] = field(default_factory=dict)
     units: dict[str, str] = field(default_factory=dict)  # column -> unit, where they differ
+    promql: list[tuple[str, str]] = field(default_factory=list)  # (legend, expr): Prometheus
 
     @property
     def format(self) -> int:
         return TIMESERIES if self.type == "timeseries" else TABLE
+
+
+def prom_timeseries(title: str, *targets: tuple[str, str], **kw: Any) -> Panel:
+    """A time series of PromQL `(legend, expr)` targets, on veille's Prometheus."""
+    return Panel(title, "timeseries", "", promql=list(targets), **kw)
+
+
+def prom_stat(title: str, *targets: tuple[str, str], **kw: Any) -> Panel:
+    """Current values (instant queries) of PromQL `(legend, expr)` targets."""
+    kw.setdefault("w", 6)
+    kw.setdefault("h", 4)
+    return Panel(title, "stat", "", promql=list(targets), **kw)
 
 
 def timeseries(title: str, text: str, **kw: Any) -> Panel:
@@ -187,6 +203,33 @@ def _custom(p: Panel) -> dict[str, Any]:
     return {}
 
 
+def _targets(p: Panel) -> list[dict[str, Any]]:
+    if p.promql:
+        instant = p.type == "stat"
+        return [
+            {
+                "refId": chr(ord("A") + i),
+                "datasource": PROMETHEUS,
+                "editorMode": "code",
+                "expr": expr,
+                "legendFormat": legend,
+                "range": not instant,
+                "instant": instant,
+            }
+            for i, (legend, expr) in enumerate(p.promql)
+        ]
+    return [
+        {
+            "refId": "A",
+            "datasource": DATASOURCE,
+            "editorType": "sql",
+            "queryType": "timeseries" if p.format == TIMESERIES else "table",
+            "format": p.format,
+            "rawSql": p.sql,
+        }
+    ]
+
+
 def _panel_json(p: Panel, pid: int, pos: dict[str, int]) -> dict[str, Any]:
     custom = _custom(p)
     defaults: dict[str, Any] = {"custom": custom | p.custom} if custom or p.custom else {}
@@ -199,7 +242,7 @@ def _panel_json(p: Panel, pid: int, pos: dict[str, int]) -> dict[str, Any]:
         "title": p.title,
         "description": p.description,
         "gridPos": pos,
-        "datasource": DATASOURCE,
+        "datasource": PROMETHEUS if p.promql else DATASOURCE,
     }
     if p.interval:
         panel["interval"] = p.interval
@@ -215,16 +258,7 @@ def _panel_json(p: Panel, pid: int, pos: dict[str, int]) -> dict[str, Any]:
             ],
         },
         "options": _OPTIONS[p.type] | p.options,
-        "targets": [
-            {
-                "refId": "A",
-                "datasource": DATASOURCE,
-                "editorType": "sql",
-                "queryType": "timeseries" if p.format == TIMESERIES else "table",
-                "format": p.format,
-                "rawSql": p.sql,
-            }
-        ],
+        "targets": _targets(p),
     }
     return panel
 
@@ -704,11 +738,127 @@ ORDER BY time, username
 # pipeline times reads recent partitions only (X's recent search reaches back 7 days).
 RECENT_PARTITIONS = "created_at >= $__fromTime - INTERVAL 7 DAY"
 
+# Grafana's rate window: at least four scrape intervals (the datasource's timeInterval).
+RATE = "$__rate_interval"
+
+# Live panels, from the stages' metrics in Prometheus (veille/metrics.py, docs/observability.md).
+LIVE = [
+    prom_stat(
+        "Stages running",
+        ("{{stage}}", "sum by (stage) (veille_stage_running)"),
+        description="Stage processes running now: ingest, each Faust worker, the sink.",
+    ),
+    prom_stat(
+        "Records behind",
+        ("{{stage}}", "sum by (stage) (veille_consumer_lag)"),
+        description="Consumer lag summed over partitions: records in Kafka not yet handled "
+        "(sink: not yet written and committed; process: not yet read).",
+    ),
+    prom_stat(
+        "Sink backoff",
+        ("ClickHouse retry in", "max(veille_sink_backoff_seconds)"),
+        ("buffered", "sum(veille_sink_pending_records)"),
+        units={"ClickHouse retry in": "s"},
+        description="Seconds before the sink retries ClickHouse (0 while writes succeed), "
+        "and records it holds unwritten.",
+    ),
+    prom_stat(
+        "X usage",
+        ("read today", "max(veille_x_reads_today)"),
+        ("read this month", "max(veille_x_reads_month)"),
+        ("budget", "max(veille_x_budget_posts)"),
+        ("paused", "max(veille_x_paused)"),
+        description="Posts read (billed) from X, the monthly budget in posts, and 1 while "
+        "ingestion is paused at the budget. Empty with a source other than X.",
+    ),
+    prom_timeseries(
+        "Posts per second through each stage",
+        ("{{stage}} in", f"sum by (stage) (rate(veille_records_in_total[{RATE}]))"),
+        ("{{stage}} out", f"sum by (stage) (rate(veille_posts_out_total[{RATE}]))"),
+        unit="cps",
+        description="In: what each stage reads (the sink: every record of its topics). Out: "
+        "posts produced by ingest, enriched by process, written to ClickHouse by the sink.",
+    ),
+    prom_timeseries(
+        "Rows written per second",
+        ("{{table}}", f"sum by (table) (rate(veille_sink_rows_total[{RATE}]))"),
+        unit="cps",
+        description="Rows the sink inserted into ClickHouse, per table.",
+    ),
+    prom_timeseries(
+        "Consumer lag",
+        ("{{stage}} {{topic}}", "sum by (stage, topic) (veille_consumer_lag)"),
+        description="Records behind per stage and topic, summed over partitions.",
+    ),
+    prom_timeseries(
+        "Dead letters per second",
+        (
+            "{{stage}}: {{reason}}",
+            f"sum by (stage, reason) (rate(veille_dead_letters_total[{RATE}]))",
+        ),
+        unit="cps",
+        description="Records sent to the dead-letter topic, per stage and reason class.",
+    ),
+    prom_timeseries(
+        "Batch size",
+        (
+            "{{stage}} p50",
+            "histogram_quantile(0.5, sum by (stage, le) "
+            f"(rate(veille_batch_records_bucket[{RATE}])))",
+        ),
+        (
+            "{{stage}} p90",
+            "histogram_quantile(0.9, sum by (stage, le) "
+            f"(rate(veille_batch_records_bucket[{RATE}])))",
+        ),
+        (
+            "{{stage}} mean",
+            f"sum by (stage) (rate(veille_batch_records_sum[{RATE}])) / "
+            f"sum by (stage) (rate(veille_batch_records_count[{RATE}]))",
+        ),
+        description="Raw posts per enrich batch (process) and rows per ClickHouse write (sink).",
+    ),
+    prom_timeseries(
+        "Batch time",
+        (
+            "{{stage}} p50",
+            "histogram_quantile(0.5, sum by (stage, le) "
+            f"(rate(veille_batch_seconds_bucket[{RATE}])))",
+        ),
+        (
+            "{{stage}} p90",
+            "histogram_quantile(0.9, sum by (stage, le) "
+            f"(rate(veille_batch_seconds_bucket[{RATE}])))",
+        ),
+        unit="s",
+        description="Enrichment time of a batch (process), write time of a batch (sink).",
+    ),
+    prom_timeseries(
+        "Backoff",
+        ("sink: ClickHouse", "max(veille_sink_backoff_seconds)"),
+        ("X stream: {{kind}}", "max by (kind) (veille_x_stream_backoff_seconds)"),
+        ("X stream at its longest wait", "max(veille_x_stream_backoff_at_max)"),
+        unit="s",
+        description="Current waits before retrying: the sink's ClickHouse writes, X's filtered "
+        "stream (network and HTTP schedules); 0 while healthy. At its longest wait (1) the "
+        "stream needs a person.",
+    ),
+    prom_timeseries(
+        "X posts read",
+        ("today", "max(veille_x_reads_today)"),
+        ("this month", "max(veille_x_reads_month)"),
+        ("monthly budget", "max(veille_x_budget_posts)"),
+        description="Billed reads of X posts (UTC day and month) against the monthly budget.",
+    ),
+]
+
 PIPELINE = Dashboard(
     "veille-pipeline-health",
     "veille — Pipeline health",
-    "Is veille keeping up: posts stored, lag at each stage, dead letters, X usage and cost.",
+    "Is veille keeping up: live rates, lag, dead letters, batches, backoff and X usage from "
+    "the stages' metrics (Prometheus); posts stored, delays and dead letters from ClickHouse.",
     [
+        *LIVE,
         stat(
             "Posts stored",
             sql(

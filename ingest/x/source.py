@@ -176,6 +176,13 @@ class XSource(Source):
             out.update(
                 search_requests=self.search.requests, search_rate_limited=self.search.rate_limited
             )
+        if self.stream is not None:  # the current waits (0 once connected), for /metrics
+            b = self.stream.backoff
+            out.update(
+                backoff_network_s=b.network_s, backoff_http_s=b.http_s, backoff_at_max_now=b.at_max
+            )
+        if self.meter.budget_posts is not None:
+            out["budget_posts"] = self.meter.budget_posts
         return out
 
     # -- posts ----------------------------------------------------------------------------

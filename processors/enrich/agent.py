@@ -22,6 +22,7 @@ from faust.types import EventT
 
 from processors.delivery import Delivery, Record
 from processors.enrich.enricher import Enricher
+from veille import metrics
 from veille.models import DeadLetter, EnrichedPost, Post
 from veille.settings import Settings
 from veille.stats import StatusFile
@@ -131,6 +132,9 @@ def register(
             if feed is not None:
                 records += feed(enriched)
             await delivery.send(records, "enriched posts")
+            metrics.batch("process", len(events), elapsed)
+            for d in dead:
+                metrics.dead_lettered("process", d.reason)
             counters["consumed"] += len(events)
             counters["enriched"] += len(enriched)
             counters["dead_lettered"] += len(dead)

@@ -218,8 +218,10 @@ def test_an_empty_secret_stops_compose(tmp_path: Path, secret: str) -> None:
 
 def test_the_resolved_stack(resolved: dict[str, Any]) -> None:
     got = resolved["services"]
-    assert set(got) == {"kafka", "clickhouse", "grafana", *VEILLE_SERVICES}
+    assert set(got) == {"kafka", "clickhouse", "grafana", "prometheus", *VEILLE_SERVICES}
     assert got["clickhouse"]["image"] == "clickhouse/clickhouse-server:25.8"
+    assert got["prometheus"]["image"] == "prom/prometheus:v3.5.0"
+    assert "--storage.tsdb.retention.time=15d" in got["prometheus"]["command"]
     assert got["sink"]["environment"]["CLICKHOUSE_PASSWORD"] == TEST_ENV[SECRETS[0]]
     assert got["grafana"]["environment"]["CLICKHOUSE_READER_PASSWORD"] == TEST_ENV[SECRETS[1]]
     assert got["grafana"]["environment"]["GF_SECURITY_ADMIN_PASSWORD"] == TEST_ENV[SECRETS[2]]
@@ -267,7 +269,8 @@ def test_dependencies_wait_on_conditions(services: dict[str, dict[str, Any]]) ->
     assert deps["db-migrate"] == {"clickhouse"}
     assert deps["sink"] == {"kafka", "clickhouse", "db-migrate"}
     assert deps["process"] == deps["ingest"] == {"kafka"}
-    assert deps["grafana"] == {"clickhouse", "db-migrate"}
+    assert deps["grafana"] == {"clickhouse", "db-migrate", "prometheus"}
+    assert deps["prometheus"] == set()  # it scrapes whatever is up, and retries
     assert services["sink"]["depends_on"]["db-migrate"]["condition"] == (
         "service_completed_successfully"
     )
@@ -329,7 +332,7 @@ def test_the_healthcheck_script(tmp_path: Path) -> None:
 def test_images_and_plugin_are_pinned_through_variables(
     services: dict[str, dict[str, Any]],
 ) -> None:
-    pinned = re.compile(r"^[a-z0-9./_-]+:\$\{([A-Z][A-Z0-9_]*):-(\d[\w.-]*)\}$")
+    pinned = re.compile(r"^[a-z0-9./_-]+:\$\{([A-Z][A-Z0-9_]*):-(v?\d[\w.-]*)\}$")
     defaults = {}
     for name, svc in services.items():
         m = pinned.match(svc["image"])
@@ -345,6 +348,7 @@ def test_images_and_plugin_are_pinned_through_variables(
         "GRAFANA_VERSION",
         "VEILLE_VERSION",
         "GRAFANA_CLICKHOUSE_PLUGIN_VERSION",
+        "PROMETHEUS_VERSION",
     }
     example = _env_example()
     for var, default in defaults.items():  # .env.example shows the versions compose pins
@@ -358,7 +362,11 @@ def test_ports_are_published_on_loopback_only(services: dict[str, dict[str, Any]
         for port in svc.get("ports") or []:
             assert isinstance(port, str) and port.startswith("127.0.0.1:"), f"{name}: {port}"
             published[name] = port
-    assert published == {"clickhouse": "127.0.0.1:8123:8123", "grafana": "127.0.0.1:3000:3000"}
+    assert published == {
+        "clickhouse": "127.0.0.1:8123:8123",
+        "grafana": "127.0.0.1:3000:3000",
+        "prometheus": "127.0.0.1:9090:9090",
+    }
     # `docker compose up --scale process=N`: nothing fixed per container
     process = services["process"]
     assert not {"ports", "container_name", "hostname", "scale"} & set(process)
@@ -386,11 +394,14 @@ def test_data_lives_in_named_volumes(compose: dict[str, Any]) -> None:
         "clickhouse-data",
         "grafana-data",
         "ingest-data",
+        "prometheus-data",
     }
     assert mounts["kafka"]["kafka-data"] == "/var/lib/kafka/data"
     assert services["kafka"]["environment"]["KAFKA_LOG_DIRS"] == "/var/lib/kafka/data"
     assert mounts["clickhouse"]["clickhouse-data"] == "/var/lib/clickhouse"
     assert mounts["grafana"]["grafana-data"] == "/var/lib/grafana"
+    assert mounts["prometheus"]["prometheus-data"] == "/prometheus"
+    assert "--storage.tsdb.path=/prometheus" in services["prometheus"]["command"]
     assert mounts["ingest"]["ingest-data"] == services["ingest"]["environment"]["VEILLE_DATA_DIR"]
     assert "ENV VEILLE_DATA_DIR=/home/veille/data" in DOCKERFILE.read_text()
     for name in ("ingest", "process"):  # the watch configuration users edit

@@ -274,6 +274,11 @@ def _targets(panel: dict[str, Any]) -> list[dict[str, Any]]:
     return list(panel.get("targets", []))
 
 
+def _sql_targets(panel: dict[str, Any]) -> list[dict[str, Any]]:
+    """The ClickHouse targets (Prometheus ones are checked in test_prometheus.py)."""
+    return [t for t in _targets(panel) if t["datasource"] == build.DATASOURCE]
+
+
 def test_dashboards_are_well_formed() -> None:
     uids = set()
     for name, d in _dashboards().items():
@@ -287,6 +292,13 @@ def test_dashboards_are_well_formed() -> None:
             assert p["type"] in {"timeseries", "table", "stat", "piechart", "bargauge"}, where
             pos = p["gridPos"]
             assert pos["x"] + pos["w"] <= 24 and pos["h"] > 0, where
+            if p["datasource"] == build.PROMETHEUS:  # every target on Prometheus, in PromQL
+                targets = _targets(p)
+                assert targets and all(t["datasource"] == build.PROMETHEUS for t in targets)
+                assert all(t["expr"].strip() and "rawSql" not in t for t in targets), where
+                assert [t["refId"] for t in targets] == [chr(65 + i) for i in range(len(targets))]
+                assert all(t["instant"] == (p["type"] == "stat") for t in targets), where
+                continue
             assert p["datasource"] == build.DATASOURCE, where
             (target,) = _targets(p)
             assert target["datasource"] == build.DATASOURCE, where
@@ -296,7 +308,7 @@ def test_dashboards_are_well_formed() -> None:
         variables = d["templating"]["list"]
         for v in variables:
             assert v["datasource"] == build.DATASOURCE and v["query"]["rawSql"], name
-        uses_entry = any("${entry" in t["rawSql"] for p in d["panels"] for t in _targets(p))
+        uses_entry = any("${entry" in t["rawSql"] for p in d["panels"] for t in _sql_targets(p))
         assert [v["name"] for v in variables] == (["entry"] if uses_entry else []), name
 
 
@@ -326,7 +338,7 @@ def _queries() -> list[Query]:
             if a.get("datasource") == build.DATASOURCE:
                 out.append(Query(uid, f"annotation {a['name']}", a["target"]["rawSql"], False))
         for p in d["panels"]:
-            for t in _targets(p):
+            for t in _sql_targets(p):
                 out.append(Query(uid, p["title"], t["rawSql"], t["format"] == 0))
     return out
 

@@ -17,6 +17,7 @@ from typing import Annotated, Any
 
 import typer
 
+from veille import metrics
 from veille.cli.common import DATA_DIR_HELP, WATCH_HELP, errors, fail, settings, watch_config
 from veille.settings import Settings
 from veille.stats import StatusFile
@@ -153,6 +154,8 @@ def ingest(
     )
     status = StatusFile(status_file, "ingest")
     runner = IngestRunner(s, src, status)
+    metrics.watch_ingest(runner)
+    metrics.serve(s.veille)
     _on_signals(runner.stop)
     _ensure_topics(s)
     if duration:
@@ -187,7 +190,7 @@ def process(
 
     from processors.alerts.agent import AlertFeed
     from processors.alerts.agent import register as register_alerts
-    from processors.app import create_app
+    from processors.app import create_app, lag
     from processors.enrich.agent import register
     from processors.enrich.enricher import Enricher
     from processors.enrich.linear import ModelFileError
@@ -204,6 +207,10 @@ def process(
     feed = AlertFeed(s, enricher.watch)
     register(app, s, enricher, status, feed=feed.records)
     register_alerts(app, s, feed, status)
+    monitor = app.monitor  # made now, in this thread; read by the metrics server
+    topics = {s.kafka.raw_topic, s.kafka.observations_topic}
+    metrics.watch_process(status, lambda: lag(monitor, topics), feed.counters)
+    metrics.serve(s.veille)
     level = logging.getLevelName(logging.getLogger().level).lower()
     worker = faust.Worker(
         app,
@@ -247,6 +254,8 @@ def sink(
         )
         notifier.start()
     runner = SinkRunner(s, ch, status, notifier)
+    metrics.watch_sink(runner)
+    metrics.serve(s.veille)
     _on_signals(runner.stop)
     _ensure_topics(s)
     schedule = None
