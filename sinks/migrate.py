@@ -5,6 +5,11 @@
 ran. Statements are written `IF NOT EXISTS`, so re-running a file interrupted half-way (or two
 sinks migrating at once) is harmless. A file already applied is never run again: change the
 schema with a new file, never by editing an old one (a changed checksum is reported).
+
+With a cluster name (`CLICKHOUSE_CLUSTER`), the same files are rendered for that cluster by
+`sinks.cluster` (replicated local tables created ON CLUSTER, Distributed tables under the usual
+names) and the database and the ledger are created on every server; without one, the files run
+exactly as written.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from importlib import resources
 
 from clickhouse_connect.driver.client import Client
 
+from sinks import cluster as clustering
 from sinks.base import SinkError
 from sinks.clickhouse import translate
 
@@ -54,6 +60,13 @@ class Migration:
         )
         return [s.strip() for s in re.split(r";\s*(?:\n|$)", body) if s.strip()]
 
+    def statements_for(self, cluster: str | None, database: str) -> list[str]:
+        """The statements to run: `statements()` as written on one server (`cluster` None),
+        else rendered for `cluster` (raises `sinks.cluster.ClusterRenderError`)."""
+        if not cluster:
+            return self.statements()
+        return clustering.render_all(self.statements(), cluster, database)
+
 
 def available() -> list[Migration]:
     """Every migration shipped with veille, in order."""
@@ -70,19 +83,43 @@ def available() -> list[Migration]:
     return out
 
 
-def applied(client: Client) -> dict[int, str]:
+def _database(client: Client, cluster: str | None) -> str:
+    """The client's database, which a cluster's Distributed tables name ('' on one server)."""
+    if not cluster:
+        return ""
+    if not client.database:
+        raise SinkError("migrating a cluster needs a client connected to veille's database")
+    return client.database
+
+
+def ledger_statements(cluster: str | None, database: str) -> list[str]:
+    """What creates the `schema_migrations` ledger (on every server of `cluster`, if any)."""
+    if not cluster:
+        return [_LEDGER]
+    return [
+        clustering.create_database(cluster, database),
+        *clustering.render(_LEDGER.strip(), cluster, database),
+    ]
+
+
+def applied(client: Client, cluster: str | None = None) -> dict[int, str]:
     """version -> checksum of the migrations recorded in this database."""
     try:
-        client.command(_LEDGER)
+        for stmt in ledger_statements(cluster, _database(client, cluster)):
+            client.command(stmt)
         rows = client.query("SELECT version, checksum FROM schema_migrations FINAL").result_rows
     except Exception as e:
         raise translate(e, "reading schema_migrations") from None
     return {int(v): str(c) for v, c in rows}
 
 
-def migrate(client: Client) -> list[Migration]:
-    """Apply pending migrations; returns those applied now. Raises `SinkError` on failure."""
-    done = applied(client)
+def migrate(client: Client, cluster: str | None = None) -> list[Migration]:
+    """Apply pending migrations; returns those applied now. Raises `SinkError` on failure.
+
+    `cluster`: the ClickHouse cluster to create the tables on (`CLICKHOUSE_CLUSTER`); None or
+    empty: the connected server alone, with the files as written.
+    """
+    done = applied(client, cluster)
     ran = []
     for mg in available():
         if mg.version in done:
@@ -96,7 +133,7 @@ def migrate(client: Client) -> list[Migration]:
                     mg.checksum,
                 )
             continue
-        for stmt in mg.statements():
+        for stmt in mg.statements_for(cluster, _database(client, cluster)):
             try:
                 client.command(stmt)
             except Exception as e:

@@ -70,7 +70,7 @@ class ClickHouseSink(Sink):
     def start(self) -> None:
         if self._client is None:
             self._client = connect(self.settings, self.data_dir)
-        for mg in migrate(self._client):
+        for mg in migrate(self._client, self.settings.cluster):
             logger.info("migrated version=%04d name=%s", mg.version, mg.name)
 
     def add(self, record: Record) -> None:

@@ -136,6 +136,12 @@ class ClickHouseSettings(BaseSettings):
     password: SecretStr = SecretStr("")
     database: str = Field("veille", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
     connect_timeout_s: float = 10.0
+    cluster: str | None = Field(
+        None,
+        pattern=r"^[A-Za-z_][A-Za-z0-9_-]*$",
+        description="cluster of the servers' remote_servers to create tables on; "
+        "unset: one server (docs/scaling.md)",
+    )
 
 
 class XSettings(BaseSettings):

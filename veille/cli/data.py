@@ -116,7 +116,7 @@ def migrate(
     with errors(SinkError):
         client = connect(s.clickhouse, s.veille.clickhouse_path())
         try:
-            ran = apply(client)
+            ran = apply(client, s.clickhouse.cluster)
         finally:
             client.close()
     for mg in ran:
