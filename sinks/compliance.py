@@ -7,6 +7,9 @@ complete, download the results) and `remove()` takes out each post X reports:
 - its contribution to the `mentions_1m` rollup: the minutes it belonged to are rebuilt from the
   remaining posts (the view `mentions_1m_source`),
 - and records the id and reason in `deleted_posts`.
+On a cluster (`CLICKHOUSE_CLUSTER`), the deletions target the replicated local tables
+`ON CLUSTER` (ClickHouse does not delete through a Distributed table), and the rebuilt minutes
+are inserted through the Distributed rollup, whose queries merge them with the other shards'.
 Synthetic posts are not X's and are never submitted. Run daily (`veille compliance`, the sink
 with `--compliance-every-h 24`, or the compose job).
 """
@@ -26,6 +29,7 @@ import requests
 from clickhouse_connect.driver.client import Client
 
 from sinks.clickhouse import translate
+from sinks.cluster import local_name
 from veille import xapi
 from veille.settings import XSettings
 
@@ -99,7 +103,46 @@ def run_job(
     return out
 
 
-def remove(client: Client, reasons: dict[int, str]) -> int:
+def _epoch(minute: datetime) -> int:
+    """Seconds since the epoch of a minute read back from ClickHouse (naive means UTC)."""
+    return int((minute if minute.tzinfo else minute.replace(tzinfo=UTC)).timestamp())
+
+
+def removal_statements(
+    ids: Sequence[int], minutes: Sequence[datetime], cluster: str | None = None
+) -> list[tuple[str, dict[str, Any]]]:
+    """The DELETE of the posts and of their rollup minutes, with their bound parameters.
+
+    On a cluster they are DDL sent to every server, written with literal values: the ids and
+    minutes are integers and datetimes read from ClickHouse, never text from outside.
+    """
+    if not cluster:
+        out = [("DELETE FROM posts WHERE id IN {ids:Array(UInt64)}", {"ids": list(ids)})]
+        if minutes:
+            out.append(
+                (
+                    "ALTER TABLE mentions_1m DELETE WHERE minute IN {m:Array(DateTime)} "
+                    "SETTINGS mutations_sync = 2",
+                    {"m": list(minutes)},
+                )
+            )
+        return out
+    on = f" ON CLUSTER `{cluster}`"
+    id_list = ", ".join(str(int(i)) for i in ids)
+    out = [(f"DELETE FROM {local_name('posts')}{on} WHERE id IN ({id_list})", {})]
+    if minutes:
+        minute_list = ", ".join(f"toDateTime({_epoch(m)})" for m in minutes)
+        out.append(
+            (
+                f"ALTER TABLE {local_name('mentions_1m')}{on} DELETE "
+                f"WHERE minute IN ({minute_list}) SETTINGS mutations_sync = 2",
+                {},
+            )
+        )
+    return out
+
+
+def remove(client: Client, reasons: dict[int, str], cluster: str | None = None) -> int:
     """Remove posts from `posts` and the rollup, and record them. Returns rows removed."""
     if not reasons:
         return 0
@@ -125,13 +168,9 @@ def remove(client: Client, reasons: dict[int, str]) -> int:
             [[i, reasons[i], now] for i in ids],
             column_names=["id", "reason", "removed_at"],
         )
-        client.command("DELETE FROM posts WHERE id IN {ids:Array(UInt64)}", parameters={"ids": ids})
+        for sql, parameters in removal_statements(ids, minutes, cluster):
+            client.command(sql, parameters=parameters or None)
         if minutes:
-            client.command(
-                "ALTER TABLE mentions_1m DELETE WHERE minute IN {m:Array(DateTime)} "
-                "SETTINGS mutations_sync = 2",
-                parameters={"m": minutes},
-            )
             client.command(
                 "INSERT INTO mentions_1m SELECT * FROM mentions_1m_source "
                 "WHERE minute IN {m:Array(DateTime)}",
@@ -143,14 +182,17 @@ def remove(client: Client, reasons: dict[int, str]) -> int:
     return present
 
 
-def check(client: Client, settings: XSettings, **job_options: Any) -> ComplianceResult:
-    """Submit every stored X post to compliance jobs and remove what X reports."""
+def check(
+    client: Client, settings: XSettings, cluster: str | None = None, **job_options: Any
+) -> ComplianceResult:
+    """Submit every stored X post to compliance jobs and remove what X reports (on `cluster`'s
+    local tables when ClickHouse is a cluster)."""
     result = ComplianceResult()
     ids = stored_ids(client)
     result.checked = len(ids)
     for i in range(0, len(ids), JOB_MAX_IDS):
         reasons = run_job(settings, ids[i : i + JOB_MAX_IDS], **job_options)
-        result.removed += remove(client, reasons)
+        result.removed += remove(client, reasons, cluster)
         for reason in reasons.values():
             result.reasons[reason] = result.reasons.get(reason, 0) + 1
     return result
@@ -165,8 +207,10 @@ class ComplianceSchedule:
         settings: XSettings,
         interval_s: float,
         first_after_s: float = 300.0,
+        cluster: str | None = None,
     ) -> None:
         self.connect = connect
+        self.cluster = cluster
         self.settings = settings
         self.interval_s = interval_s
         self.first_after_s = first_after_s
@@ -191,7 +235,9 @@ class ComplianceSchedule:
             try:
                 client = self.connect()
                 try:
-                    self.last = check(client, self.settings, sleep=lambda s: self._stop.wait(s))
+                    self.last = check(
+                        client, self.settings, self.cluster, sleep=lambda s: self._stop.wait(s)
+                    )
                 finally:
                     client.close()
                 self.runs += 1

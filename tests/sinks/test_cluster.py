@@ -353,3 +353,33 @@ def test_every_named_query_plans_over_the_distributed_tables(probe: dict[str, An
     assert plans["care_queue"]["code"] in NETWORK_ERRORS
     defaults = probe["plans"]["defaults"]["care_queue"]
     assert defaults["ok"] is False and defaults["code"] == 288, defaults
+
+
+def test_compliance_deletes_on_the_cluster_local_tables(ch: Any) -> None:
+    from datetime import UTC, datetime
+
+    from sinks.compliance import removal_statements, remove
+
+    minute = datetime(2026, 11, 26, 10, 5)
+    statements = removal_statements([7, 3], [minute], cluster="veille")
+    assert [sql.split(" WHERE")[0] for sql, _ in statements] == [
+        "DELETE FROM posts_local ON CLUSTER `veille`",
+        "ALTER TABLE mentions_1m_local ON CLUSTER `veille` DELETE",
+    ]
+    assert "id IN (7, 3)" in statements[0][0]
+    assert f"toDateTime({int(minute.replace(tzinfo=UTC).timestamp())})" in statements[1][0]
+    for sql, parameters in statements:  # real ClickHouse syntax, no parameter left unbound
+        assert parameters == {} and "{" not in sql
+        assert ch.command("SELECT formatQuery({q:String})", parameters={"q": sql})
+    single = removal_statements([7], [minute])
+    assert single[0][0].startswith("DELETE FROM posts WHERE") and single[0][1] == {"ids": [7]}
+
+    class Stored(RecordingClient):
+        def command(self, sql: str, parameters: Any = None) -> str:
+            super().command(sql, parameters)
+            return "1" if sql.startswith("SELECT") else ""
+
+    client = Stored()
+    assert remove(client, {3: "deleted"}, cluster="veille") == 1  # type: ignore[arg-type]
+    assert client.commands[1].startswith("DELETE FROM posts_local ON CLUSTER `veille`")
+    assert [t for t, _ in client.inserts] == ["deleted_posts"]

@@ -267,6 +267,7 @@ def sink(
             lambda: connect(s.clickhouse, s.veille.clickhouse_path()),
             s.x,
             s.veille.compliance_interval_h * 3600,
+            cluster=s.clickhouse.cluster,
         )
     with errors(SinkError):
         try:

@@ -163,7 +163,7 @@ def compliance(
     with errors(SinkError, xapi.XApiError):
         client = connect(s.clickhouse, s.veille.clickhouse_path())
         try:
-            result = check(client, s.x, poll_s=poll_s)
+            result = check(client, s.x, s.clickhouse.cluster, poll_s=poll_s)
         finally:
             client.close()
     print(
