@@ -44,6 +44,8 @@ class IngestRunner:
     def start(self) -> None:
         self.source.start()
         self.producer.start()
+        # connect now: the first posts should not wait for the broker connection and metadata
+        self.producer.warm([self.settings.kafka.raw_topic, self.settings.kafka.dlq_topic])
 
     def stop(self) -> None:
         self.source.stop()

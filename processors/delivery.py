@@ -40,6 +40,12 @@ class Delivery:
             self._producer = Producer(self.settings, self.client_id)
             self._producer.start()
 
+    def warm(self, topics: Sequence[str]) -> None:
+        """Start the producer and fetch the topics' metadata (blocking; see `Producer.warm`)."""
+        self.start()
+        assert self._producer is not None
+        self._producer.warm(topics)
+
     def _send_and_flush(self, records: Sequence[Record]) -> None:
         assert self._producer is not None
         for r in records:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException, Message
@@ -44,6 +45,15 @@ class Producer:
         if self._producer is None:
             raise RuntimeError("Producer.start() was not called")
         return self._producer
+
+    def warm(self, topics: Sequence[str], timeout: float = 5.0) -> None:
+        """Connect and fetch the topics' metadata now, so that the first records sent do not
+        wait for them. A broker that does not answer in time is only logged."""
+        for topic in topics:
+            try:
+                self._p.list_topics(topic, timeout=timeout)
+            except KafkaException as e:
+                logger.warning("no metadata yet topic=%s error=%s", topic, e)
 
     def _on_delivery(self, err: KafkaError | None, msg: Message) -> None:
         if err is None:

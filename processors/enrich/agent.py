@@ -12,6 +12,7 @@ worker exits at once without acknowledging, so the batch is read again after a r
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -108,6 +109,7 @@ def register(
     raw = app.topic(k.raw_topic, value_serializer="raw", key_serializer="raw")
     batches = EnrichBatches(enricher)
     delivery = Delivery(k, "veille-enrich")
+    warmed: list[bool] = []
     counters: dict[str, Any] = {
         "consumed": 0,
         "enriched": 0,
@@ -145,7 +147,12 @@ def register(
 
     async def assigned(sender: Any, **kwargs: Any) -> None:
         # "running" once the consumer group has given this worker its partitions, so that
-        # `veille up` starts the source when the processor can read it
+        # `veille up` starts the source when the processor can read it; the output producer
+        # is connected first, so the first batch does not wait for it
+        if not warmed:
+            topics = [k.enriched_topic, k.dlq_topic, k.observations_topic]
+            await asyncio.get_running_loop().run_in_executor(None, delivery.warm, topics)
+            warmed.append(True)
         status.set_state("running", **counters)
 
     app.on_rebalance_complete.connect(assigned)  # type: ignore[arg-type]

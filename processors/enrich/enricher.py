@@ -75,6 +75,13 @@ def _item(p: Post) -> _Item:
     )
 
 
+WARM_UP_TEXTS = [
+    "@someone why is my internet still down?? https://t.co/x #outage",
+    "Merci pour votre aide, service au top !",
+    "¿Cómo cambio mi tarifa?",
+]
+
+
 class Enricher:
     """Enriches batches; one instance per worker (models are loaded once)."""
 
@@ -87,10 +94,13 @@ class Enricher:
         self._official = watch.official_accounts(("brand", "competitor", "partner", "supplier"))
 
     def load(self) -> Enricher:
+        """Load the models once, then enrich a few sample texts so that the first real batch
+        does not pay for first-call work (regular expressions, caches)."""
         self.language.load()
         if self._sentiment is None:
             self._sentiment = get_backend(self.sentiment_name)  # type: ignore[arg-type]
             self._sentiment.load()
+            self.enrich_texts(WARM_UP_TEXTS, [None] * len(WARM_UP_TEXTS))
         return self
 
     def _enrich(self, items: Sequence[_Item]) -> list[Enrichment]:
