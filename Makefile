@@ -1,6 +1,7 @@
 # veille — one virtual environment, two entry points (see README.md).
 #   make run    set up, run the pipeline 30 s on synthetic posts, show a trend query
 #   make test   set up, run the whole test suite against the real local broker and chDB
+#   make faults set up, run the fault tests only (tests/faults, docs/reliability.md)
 
 PYTHON ?= python3
 VENV   ?= .venv
@@ -8,7 +9,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 DATA   ?= .veille
 
-.PHONY: setup run test lint clean chromium docker-compose
+.PHONY: setup run test faults lint clean chromium docker-compose
 
 $(STAMP): pyproject.toml
 	@echo "setting up $(VENV) (log: $(VENV)/install.log)"
@@ -34,6 +35,11 @@ docker-compose:
 
 test: setup chromium docker-compose
 	$(BIN)/python -m pytest
+
+# The fault tests alone (also part of `make test`): a Faust worker and a sink killed with SIGKILL,
+# ClickHouse away for 60 s, 10,000 fuzzed bad records. docs/reliability.md says what each proves.
+faults: setup
+	$(BIN)/python -m pytest tests/faults
 
 lint: setup
 	$(BIN)/ruff check .

@@ -26,6 +26,7 @@ from pydantic import (
     StringConstraints,
     ValidationError,
     computed_field,
+    model_validator,
 )
 
 PostId = Annotated[str, StringConstraints(pattern=r"^[1-9][0-9]{0,18}$")]
@@ -40,6 +41,10 @@ Stage = Literal["ingest", "process", "sink"]
 
 MAX_TEXT_CHARS = 25_000
 """X's longest post ("note tweet"); anything longer is not an X post."""
+
+UINT64_MAX = 2**64 - 1
+"""The largest count ClickHouse stores (UInt64 columns): a larger one is refused here, as bad
+input, rather than failing the sink's insert of the whole batch."""
 
 
 def _utc(value: datetime) -> datetime:
@@ -63,10 +68,10 @@ class Author(_Model):
     id: PostId
     username: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_]{1,50}$")]
     name: Annotated[str, StringConstraints(max_length=200)] = ""
-    followers_count: int = Field(0, ge=0)
-    following_count: int = Field(0, ge=0)
-    tweet_count: int = Field(0, ge=0)
-    listed_count: int = Field(0, ge=0)
+    followers_count: int = Field(0, ge=0, le=UINT64_MAX)
+    following_count: int = Field(0, ge=0, le=UINT64_MAX)
+    tweet_count: int = Field(0, ge=0, le=UINT64_MAX)
+    listed_count: int = Field(0, ge=0, le=UINT64_MAX)
     verified: bool = False
     verified_type: VerifiedType = "none"
     created_at: UtcDatetime | None = None
@@ -83,12 +88,12 @@ class Reference(_Model):
 
 
 class PublicMetrics(_Model):
-    retweet_count: int = Field(0, ge=0)
-    reply_count: int = Field(0, ge=0)
-    like_count: int = Field(0, ge=0)
-    quote_count: int = Field(0, ge=0)
-    bookmark_count: int = Field(0, ge=0)
-    impression_count: int = Field(0, ge=0)
+    retweet_count: int = Field(0, ge=0, le=UINT64_MAX)
+    reply_count: int = Field(0, ge=0, le=UINT64_MAX)
+    like_count: int = Field(0, ge=0, le=UINT64_MAX)
+    quote_count: int = Field(0, ge=0, le=UINT64_MAX)
+    bookmark_count: int = Field(0, ge=0, le=UINT64_MAX)
+    impression_count: int = Field(0, ge=0, le=UINT64_MAX)
 
     @property
     def engagement(self) -> int:
@@ -193,10 +198,10 @@ class AccountSnapshot(_Model):
     name: str = ""
     entry: str = Field(description="the watch entry owning the account")
     entry_kind: EntryKind
-    followers_count: int = Field(ge=0)
-    following_count: int = Field(0, ge=0)
-    tweet_count: int = Field(0, ge=0)
-    listed_count: int = Field(0, ge=0)
+    followers_count: int = Field(ge=0, le=UINT64_MAX)
+    following_count: int = Field(0, ge=0, le=UINT64_MAX)
+    tweet_count: int = Field(0, ge=0, le=UINT64_MAX)
+    listed_count: int = Field(0, ge=0, le=UINT64_MAX)
     observed_at: UtcDatetime = Field(default_factory=lambda: datetime.now(UTC))
 
 
@@ -214,8 +219,15 @@ class UsageSnapshot(_Model):
     observed_at: UtcDatetime = Field(default_factory=lambda: datetime.now(UTC))
 
 
+MAX_DEAD_LETTER_PAYLOAD = 512 * 1024
+"""Bytes of the original record a dead letter keeps. Base64 and the reason added, the dead letter
+stays well under Kafka's default limit on a record (1 MB): a huge bad record is dead-lettered with
+its first bytes (its reason says so) instead of failing its delivery and stopping the stage."""
+
+
 class DeadLetter(_Model):
-    """A record a stage could not parse or process, kept with the reason and original bytes."""
+    """A record a stage could not parse or process, kept with the reason and original bytes
+    (the first `MAX_DEAD_LETTER_PAYLOAD` of them)."""
 
     model_config = ConfigDict(
         frozen=True, extra="forbid", ser_json_bytes="base64", val_json_bytes="base64"
@@ -229,6 +241,16 @@ class DeadLetter(_Model):
     partition: int | None = None
     offset: int | None = None
     failed_at: UtcDatetime = Field(default_factory=lambda: datetime.now(UTC))
+
+    @model_validator(mode="before")
+    @classmethod
+    def _cut(cls, data: Any) -> Any:
+        payload = data.get("payload") if isinstance(data, dict) else None
+        if isinstance(payload, bytes) and len(payload) > MAX_DEAD_LETTER_PAYLOAD:
+            note = f" (payload cut to its first {MAX_DEAD_LETTER_PAYLOAD} of {len(payload)} bytes)"
+            data = {**data, "payload": payload[:MAX_DEAD_LETTER_PAYLOAD]}
+            data["reason"] = f"{data.get('reason', '')}{note}"
+        return data
 
     @computed_field  # type: ignore[prop-decorator]
     @property

@@ -7,7 +7,14 @@ import json
 import pytest
 from factories import x_payload
 
-from veille.models import DeadLetter, EnrichedPost, InvalidPayload, Post, parse_stream_payload
+from veille.models import (
+    MAX_DEAD_LETTER_PAYLOAD,
+    DeadLetter,
+    EnrichedPost,
+    InvalidPayload,
+    Post,
+    parse_stream_payload,
+)
 
 
 def test_full_payload_keeps_x_fields() -> None:
@@ -96,6 +103,12 @@ def test_long_post_uses_note_tweet_text() -> None:
             lambda p: p["data"].update(referenced_tweets=[{"type": "liked", "id": "1"}]),
             "referenced_tweets",
         ),
+        # counts ClickHouse cannot store (UInt64) are bad input, not a failed insert later
+        (lambda p: p["data"].update(public_metrics={"like_count": 2**64}), "like_count"),
+        (
+            lambda p: p["includes"]["users"][0]["public_metrics"].update(followers_count=10**30),
+            "followers_count",
+        ),
     ],
 )
 def test_invalid_payload_names_the_field(mutate, field) -> None:  # type: ignore[no-untyped-def]
@@ -137,6 +150,18 @@ def test_dead_letter_round_trips_bytes_and_has_stable_id() -> None:
         ).id
         != dl.id
     )
+
+
+def test_dead_letter_of_a_huge_record_keeps_its_first_bytes_and_says_so() -> None:
+    huge = b"x" * (MAX_DEAD_LETTER_PAYLOAD + 10)
+    dl = DeadLetter(stage="ingest", source="replay:f:1", reason="invalid", payload=huge)
+    assert dl.payload == huge[:MAX_DEAD_LETTER_PAYLOAD]
+    assert (
+        dl.reason
+        == f"invalid (payload cut to its first {MAX_DEAD_LETTER_PAYLOAD} of {len(huge)} bytes)"
+    )
+    assert len(dl.model_dump_json()) < 1_000_000  # fits a Kafka record (default limit)
+    assert DeadLetter.from_json(dl.model_dump_json()) == dl
 
 
 def test_enriched_post_refuses_unknown_labels() -> None:
