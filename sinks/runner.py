@@ -19,7 +19,7 @@ from typing import Any
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 from pydantic import ValidationError
 
-from sinks.base import Record, Sink, SinkUnavailable
+from sinks.base import FlushResult, Record, Sink, SinkUnavailable
 from sinks.notify import WebhookNotifier
 from veille import metrics
 from veille.kafka import Producer, describe
@@ -28,6 +28,28 @@ from veille.settings import Settings
 from veille.stats import StatusFile
 
 logger = logging.getLogger(__name__)
+
+
+# Commit errors that a later try can heal: the group coordinator moving, restarting or
+# rebalancing, timeouts. Anything else stops the stage.
+_COMMIT_RETRY_CODES = {
+    KafkaError._WAIT_COORD,
+    KafkaError._TIMED_OUT,
+    KafkaError._TRANSPORT,
+    KafkaError._ALL_BROKERS_DOWN,
+    KafkaError.COORDINATOR_NOT_AVAILABLE,
+    KafkaError.NOT_COORDINATOR,
+    KafkaError.COORDINATOR_LOAD_IN_PROGRESS,
+    KafkaError.REBALANCE_IN_PROGRESS,
+    KafkaError.REQUEST_TIMED_OUT,
+    KafkaError.ILLEGAL_GENERATION,
+    KafkaError.UNKNOWN_MEMBER_ID,
+}
+
+
+def _retriable_commit_error(exc: KafkaException) -> bool:
+    err = exc.args[0] if exc.args else None
+    return isinstance(err, KafkaError) and (err.retriable() or err.code() in _COMMIT_RETRY_CODES)
 
 
 class SinkRunner:
@@ -207,21 +229,18 @@ class SinkRunner:
             self._producer.flush(30)  # dead letters this stage produced are durable first
             result = self.sink.flush()
         except SinkUnavailable as e:
-            self._backoff = min(
-                self.settings.veille.sink_retry_max_s,
-                max(e.retry_after, self._backoff * 2 or 0.5),
-            )
-            self._retry_at = time.monotonic() + self._backoff
-            self.counters["retries"] += 1
-            self.counters["backoff_s"] = self._backoff
-            if not self._paused:
-                self._consumer.pause(self._consumer.assignment())
-                self._paused = True
-            logger.warning("sink unavailable, retrying in %.1fs: %s", self._backoff, e)
-            self.status.update(force=True, **self.counters)
+            self._retry_later(f"sink unavailable: {e}", e.retry_after)
             return False
+        self._count_written(result)
         offsets = [TopicPartition(t, p, o) for (t, p), o in self._offsets.items()]
-        self._consumer.commit(offsets=offsets, asynchronous=False)
+        try:
+            self._consumer.commit(offsets=offsets, asynchronous=False)
+        except KafkaException as e:
+            # the rows are written; committing again later is safe (writes are idempotent)
+            if not _retriable_commit_error(e):
+                raise
+            self._retry_later(f"commit failed: {e}", 0.5)
+            return False
         self._offsets.clear()
         self._first_pending_at = None
         self._retry_at = 0.0
@@ -232,13 +251,18 @@ class SinkRunner:
         if self._paused:
             self._consumer.resume(self._consumer.assignment())
             self._paused = False
+        self.counters["commits"] += 1
+        self.counters["backoff_s"] = 0.0
+        return True
+
+    def _count_written(self, result: FlushResult) -> None:
+        if not result.inserts:
+            return  # a retried commit: its rows were counted when they were written
         metrics.sink_flushed(result.rows, result.inserts, result.elapsed_s)
         self.counters["posts"] += result.posts
         self.counters["alerts"] += result.rows.get("alerts", 0)
         self.counters["dead_letters"] += result.dead_letters
         self.counters["inserts"] += result.inserts
-        self.counters["commits"] += 1
-        self.counters["backoff_s"] = 0.0
         if result.elapsed_s > 0:
             rows = result.posts + result.dead_letters
             self.counters["insert_rows_per_s"] = round(rows / result.elapsed_s)
@@ -249,7 +273,21 @@ class SinkRunner:
             result.inserts,
             result.elapsed_s,
         )
-        return True
+
+    def _retry_later(self, reason: str, retry_after: float) -> None:
+        """Pause consumption, keep buffer and offsets, and try again after a backoff."""
+        assert self._consumer is not None
+        self._backoff = min(
+            self.settings.veille.sink_retry_max_s, max(retry_after, self._backoff * 2 or 0.5)
+        )
+        self._retry_at = time.monotonic() + self._backoff
+        self.counters["retries"] += 1
+        self.counters["backoff_s"] = self._backoff
+        if not self._paused:
+            self._consumer.pause(self._consumer.assignment())
+            self._paused = True
+        logger.warning("%s; retrying in %.1fs", reason, self._backoff)
+        self.status.update(force=True, **self.counters)
 
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         self.status.set_state("running", **self.counters)

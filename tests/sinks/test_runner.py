@@ -132,3 +132,55 @@ def test_outage_keeps_offsets_uncommitted_and_catches_up(settings: Settings, ch:
         runner.close()
     assert ch.command("SELECT count() FROM posts FINAL") == 200
     assert _committed(settings, k.enriched_topic) == 200
+
+
+def test_a_failed_commit_is_retried_not_fatal(settings: Settings, ch: Any) -> None:
+    """The group coordinator away (a broker restarting): rows are written, the commit fails,
+    the sink pauses, commits later, and reads on; nothing is written twice or lost."""
+    from confluent_kafka import KafkaError, KafkaException
+
+    k = settings.kafka
+    ensure_topics(k, k.all_topics())
+    posts = [make_enriched(7000 + i) for i in range(120)]
+    _produce(settings, [(k.enriched_topic, p.key, p.model_dump_json().encode()) for p in posts])
+
+    runner = SinkRunner(settings, ClickHouseSink(settings.clickhouse, client=ch))
+    runner.start()
+    real = runner._consumer
+    failures = {"left": 2}
+
+    class CoordinatorAway:
+        def __getattr__(self, name: str) -> Any:
+            return getattr(real, name)
+
+        def commit(self, *a: Any, **kw: Any) -> Any:
+            if failures["left"]:
+                failures["left"] -= 1
+                raise KafkaException(KafkaError(KafkaError._WAIT_COORD))
+            return real.commit(*a, **kw)
+
+    runner._consumer = CoordinatorAway()  # type: ignore[assignment]
+    _run_until(runner, lambda: runner.counters["commits"] >= 1 and runner.counters["posts"] >= 120)
+    assert failures["left"] == 0 and runner.counters["retries"] >= 2
+    assert runner.counters["posts"] == 120 and runner.counters["inserts"] >= 1
+    assert ch.command("SELECT count() FROM posts") == 120  # written once, not again per retry
+    assert _committed(settings, k.enriched_topic) == 120
+
+    later = [make_enriched(8000 + i) for i in range(30)]  # and it reads on
+    _produce(settings, [(k.enriched_topic, p.key, p.model_dump_json().encode()) for p in later])
+    runner2 = SinkRunner(settings, ClickHouseSink(settings.clickhouse, client=ch))
+    runner2.start()
+    _run_until(runner2, lambda: runner2.counters["posts"] >= 30)
+    assert ch.command("SELECT count() FROM posts") == 150
+
+
+def test_a_commit_error_that_cannot_heal_stops_the_sink() -> None:
+    from confluent_kafka import KafkaError, KafkaException
+
+    from sinks.runner import _retriable_commit_error
+
+    assert _retriable_commit_error(KafkaException(KafkaError(KafkaError.NOT_COORDINATOR)))
+    assert not _retriable_commit_error(
+        KafkaException(KafkaError(KafkaError.GROUP_AUTHORIZATION_FAILED))
+    )
+    assert not _retriable_commit_error(KafkaException("no error object"))
