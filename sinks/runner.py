@@ -128,7 +128,7 @@ class SinkRunner:
         while not self._stopping:
             if self._retry_at:
                 self._consumer.poll(0.1)  # paused: keeps the group membership alive
-                if time.monotonic() >= self._retry_at:
+                if self._retry_at and time.monotonic() >= self._retry_at:  # (a poll may drop)
                     self._flush_and_commit()
                 continue
             room = max(1, self.batch_rows - self.sink.pending)
@@ -234,7 +234,8 @@ class SinkRunner:
         self._count_written(result)
         offsets = [TopicPartition(t, p, o) for (t, p), o in self._offsets.items()]
         try:
-            self._consumer.commit(offsets=offsets, asynchronous=False)
+            if offsets:  # none when the partitions were taken away meanwhile
+                self._consumer.commit(offsets=offsets, asynchronous=False)
         except KafkaException as e:
             # the rows are written; committing again later is safe (writes are idempotent)
             if not _retriable_commit_error(e):
