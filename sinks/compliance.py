@@ -117,7 +117,9 @@ def removal_statements(
     minutes are integers and datetimes read from ClickHouse, never text from outside.
     """
     if not cluster:
-        out = [("DELETE FROM posts WHERE id IN {ids:Array(UInt64)}", {"ids": list(ids)})]
+        out: list[tuple[str, dict[str, Any]]] = [
+            ("DELETE FROM posts WHERE id IN {ids:Array(UInt64)}", {"ids": list(ids)})
+        ]
         if minutes:
             out.append(
                 (
