@@ -110,3 +110,18 @@ def run_veille(
         timeout=timeout,
         env={**clean, **(env or {})},
     )
+
+
+# Texts whose sentiment no usable model gets wrong: (text, language, label).
+OBVIOUS_SENTIMENT = [
+    ("I love this, thank you so much!", "en", "positive"),
+    ("This is the worst service ever, I hate it", "en", "negative"),
+    ("C'est nul, je suis furieux", "fr", "negative"),
+    ("Merci beaucoup, super service, j'adore !", "fr", "positive"),
+    ("El servicio es horrible", "es", "negative"),
+    ("Me encanta, muchas gracias!", "es", "positive"),
+    ("Das ist eine Katastrophe, ich bin so wütend", "de", "negative"),
+    ("Das ist wunderbar, vielen Dank!", "de", "positive"),
+    ("Adoro questo, grazie mille!", "it", "positive"),
+    ("Que merda, péssimo atendimento", "pt", "negative"),
+]

@@ -38,8 +38,7 @@ from .sentiment import (
     DEFAULT_FAST_MODEL,
     LABELS,
     FastSentiment,
-    SentimentResult,
-    results_from_proba,
+    ProbabilityBackend,
 )
 
 __all__ = [
@@ -226,7 +225,7 @@ class AccurateModel:
             raise ModelFileError(f"{path}: cannot read accurate sentiment model ({exc})") from exc
 
 
-class AccurateSentiment:
+class AccurateSentiment(ProbabilityBackend):
     """The `accurate` backend (see the module docstring). About 40 posts/s on two CPU cores.
 
     Once loaded, `predict` may be called from several threads (encoder calls are serialised).
@@ -299,16 +298,7 @@ class AccurateSentiment:
             time.perf_counter() - started,
         )
 
-    def predict_proba(self, texts: Sequence[str], langs: Sequence[str]) -> np.ndarray:
-        """`(n, 3)` probabilities of negative, neutral, positive, rows in input order."""
-        if len(texts) != len(langs):
-            raise ValueError(f"{len(texts)} texts but {len(langs)} langs")
-        if not texts:
-            return np.zeros((0, len(LABELS)))
+    def _proba(self, texts: list[str], langs: list[str]) -> np.ndarray:
         model = self.model
         fast = np.log(np.maximum(self.fast.predict_proba(texts, langs), 1e-12))
-        return model.probabilities(self.encoder.embed(list(texts)), fast)
-
-    def predict(self, texts: Sequence[str], langs: Sequence[str]) -> list[SentimentResult]:
-        """One `SentimentResult` per text, in order (see `SentimentBackend`)."""
-        return results_from_proba(self.predict_proba(texts, langs))
+        return model.probabilities(self.encoder.embed(texts), fast)

@@ -49,11 +49,11 @@ __all__ = [
     "BackendUnavailable",
     "FastSentiment",
     "ModelFileError",
+    "ProbabilityBackend",
     "SentimentBackend",
     "SentimentLabel",
     "SentimentResult",
     "get_backend",
-    "results_from_proba",
 ]
 
 logger = logging.getLogger(__name__)
@@ -91,17 +91,34 @@ class SentimentBackend(Protocol):
     def predict(self, texts: Sequence[str], langs: Sequence[str]) -> list[SentimentResult]: ...
 
 
-def results_from_proba(probs: np.ndarray) -> list[SentimentResult]:
-    """One `SentimentResult` per row of `(n, 3)` probabilities (negative, neutral, positive)."""
-    best = probs.argmax(axis=1)
-    polarity = np.clip(probs[:, 2] - probs[:, 0], -1.0, 1.0)
-    return [
-        SentimentResult(LABELS[k], s, row[k])
-        for k, s, row in zip(best.tolist(), polarity.tolist(), probs.tolist(), strict=True)
-    ]
+class ProbabilityBackend:
+    """What every backend shares: `predict_proba` checks the batch and leaves an empty one out,
+    `_proba` (each backend's own) computes the probabilities of a non-empty one, and `predict`
+    turns them into results."""
+
+    def _proba(self, texts: list[str], langs: list[str]) -> np.ndarray:
+        raise NotImplementedError
+
+    def predict_proba(self, texts: Sequence[str], langs: Sequence[str]) -> np.ndarray:
+        """`(n, 3)` probabilities of negative, neutral, positive, rows in input order."""
+        if len(texts) != len(langs):
+            raise ValueError(f"{len(texts)} texts but {len(langs)} langs")
+        if not texts:
+            return np.zeros((0, len(LABELS)))
+        return self._proba(list(texts), list(langs))
+
+    def predict(self, texts: Sequence[str], langs: Sequence[str]) -> list[SentimentResult]:
+        """One `SentimentResult` per text, in order (see `SentimentBackend`)."""
+        probs = self.predict_proba(texts, langs)
+        best = probs.argmax(axis=1)
+        polarity = np.clip(probs[:, 2] - probs[:, 0], -1.0, 1.0)
+        return [
+            SentimentResult(LABELS[k], s, row[k])
+            for k, s, row in zip(best.tolist(), polarity.tolist(), probs.tolist(), strict=True)
+        ]
 
 
-class FastSentiment:
+class FastSentiment(ProbabilityBackend):
     """The `fast` backend: hashed n-grams and a linear model, numpy only.
 
     Once loaded, `predict` may be called from several threads.
@@ -144,17 +161,8 @@ class FastSentiment:
             time.perf_counter() - started,
         )
 
-    def predict_proba(self, texts: Sequence[str], langs: Sequence[str]) -> np.ndarray:
-        """`(n, 3)` probabilities of negative, neutral, positive, rows in input order."""
-        if len(texts) != len(langs):
-            raise ValueError(f"{len(texts)} texts but {len(langs)} langs")
-        if not texts:
-            return np.zeros((0, len(LABELS)))
-        return self.model.probabilities(list(texts), list(langs))
-
-    def predict(self, texts: Sequence[str], langs: Sequence[str]) -> list[SentimentResult]:
-        """One `SentimentResult` per text, in order (see `SentimentBackend`)."""
-        return results_from_proba(self.predict_proba(texts, langs))
+    def _proba(self, texts: list[str], langs: list[str]) -> np.ndarray:
+        return self.model.probabilities(texts, langs)
 
 
 def get_backend(name: BackendName) -> SentimentBackend:

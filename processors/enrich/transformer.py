@@ -21,14 +21,14 @@ import contextlib
 import logging
 import re
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from .linear import ModelFileError
-from .sentiment import LABELS, SentimentResult, results_from_proba
+from .sentiment import LABELS, ProbabilityBackend
 
 __all__ = ["TransformerSentiment", "label_order"]
 
@@ -64,7 +64,7 @@ def label_order(id2label: dict[int, str]) -> list[int]:
     )
 
 
-class TransformerSentiment:
+class TransformerSentiment(ProbabilityBackend):
     """The `transformer` backend; `predict` runs the model in batches of `batch_size`."""
 
     name = "transformer"
@@ -149,12 +149,7 @@ class TransformerSentiment:
             time.perf_counter() - started,
         )
 
-    def predict_proba(self, texts: Sequence[str], langs: Sequence[str]) -> np.ndarray:
-        """`(n, 3)` probabilities of negative, neutral, positive, rows in input order."""
-        if len(texts) != len(langs):
-            raise ValueError(f"{len(texts)} texts but {len(langs)} langs")
-        if not texts:
-            return np.zeros((0, len(LABELS)))
+    def _proba(self, texts: list[str], langs: list[str]) -> np.ndarray:
         if self._model is None:
             self.load()
         assert self._tokenizer is not None
@@ -176,7 +171,3 @@ class TransformerSentiment:
             probs = np.exp(logits)
             rows.append(probs / probs.sum(axis=1, keepdims=True))
         return np.concatenate(rows)
-
-    def predict(self, texts: Sequence[str], langs: Sequence[str]) -> list[SentimentResult]:
-        """One `SentimentResult` per text, in order (see `SentimentBackend`)."""
-        return results_from_proba(self.predict_proba(texts, langs))

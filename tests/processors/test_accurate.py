@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 import pytest
+from factories import OBVIOUS_SENTIMENT
 
 from processors.enrich.accurate import (
     DEFAULT_ACCURATE_MODEL,
@@ -31,16 +32,7 @@ def accurate() -> AccurateSentiment:
 
 
 OBVIOUS = [
-    ("I love this, thank you so much!", "en", "positive"),
-    ("This is the worst service ever, I hate it", "en", "negative"),
-    ("C'est nul, je suis furieux", "fr", "negative"),
-    ("Merci beaucoup, super service, j'adore !", "fr", "positive"),
-    ("El servicio es horrible", "es", "negative"),
-    ("Me encanta, muchas gracias!", "es", "positive"),
-    ("Das ist eine Katastrophe, ich bin so wütend", "de", "negative"),
-    ("Das ist wunderbar, vielen Dank!", "de", "positive"),
-    ("Adoro questo, grazie mille!", "it", "positive"),
-    ("Que merda, péssimo atendimento", "pt", "negative"),
+    *OBVIOUS_SENTIMENT,
     ("أنا سعيد جدا، شكرا لكم على هذه الخدمة الرائعة", "ar", "positive"),
     ("yeh movie bahut bekar hai, time waste", "hi", "negative"),
 ]

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from factories import OBVIOUS_SENTIMENT
 
 from processors.enrich.features import FeatureConfig, HashingFeaturizer, normalize
 from processors.enrich.linear import LinearModel, ModelFileError
@@ -34,18 +35,7 @@ def fast() -> FastSentiment:
     return backend
 
 
-OBVIOUS = [
-    ("I love this, thank you so much!", "en", "positive"),
-    ("This is the worst service ever, I hate it", "en", "negative"),
-    ("C'est nul, je suis furieux", "fr", "negative"),
-    ("Merci beaucoup, super service, j'adore !", "fr", "positive"),
-    ("El servicio es horrible", "es", "negative"),
-    ("Me encanta, muchas gracias!", "es", "positive"),
-    ("Das ist eine Katastrophe, ich bin so wütend", "de", "negative"),
-    ("Das ist wunderbar, vielen Dank!", "de", "positive"),
-    ("Adoro questo, grazie mille!", "it", "positive"),
-    ("Que merda, péssimo atendimento", "pt", "negative"),
-]
+OBVIOUS = OBVIOUS_SENTIMENT
 
 
 def test_shipped_model_is_small_and_loads(fast: FastSentiment) -> None:

@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from veille.cli.common import errors, out_console
+from veille.cli.common import errors, out_console, settings, watch_config
 
 train_app = typer.Typer(
     no_args_is_help=True, help="Train the shipped models (needs veille[train])."
@@ -170,7 +170,6 @@ def eval_language(
     """
     from processors.enrich.language import LanguageDetector
     from processors.enrich.train import evaluate_language
-    from veille.cli.common import settings, watch_config
 
     if split not in ("train", "val"):
         raise typer.BadParameter("split must be train or val", param_hint="--split")
