@@ -43,7 +43,7 @@ faults: setup
 
 lint: setup
 	$(BIN)/ruff check .
-	$(BIN)/mypy veille ingest processors sinks
+	$(BIN)/mypy veille ingest processors sinks pipeline
 
 clean:
 	rm -rf $(VENV) $(DATA) .pytest_cache .mypy_cache .ruff_cache *.egg-info

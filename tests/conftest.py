@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from veille.embedded import LocalBroker
+from pipeline.embedded import LocalBroker
 from veille.settings import ClickHouseSettings, KafkaSettings, Settings, VeilleSettings
 
 

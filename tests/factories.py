@@ -103,7 +103,7 @@ def run_veille(
         if not k.startswith(("KAFKA_", "CLICKHOUSE_", "VEILLE_"))
     }
     return subprocess.run(
-        [sys.executable, "-m", "veille", *args],
+        [sys.executable, "-m", "pipeline", *args],
         input=stdin,
         capture_output=True,
         text=True,

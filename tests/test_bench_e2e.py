@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 from factories import run_veille
 
-from veille.benchmarks.e2e import TOPIC_FIELDS, make_phase
-from veille.benchmarks.procfs import CpuUse, PeakRss, cpu_seconds, status_kb
+from pipeline.bench.e2e import TOPIC_FIELDS, make_phase
+from pipeline.bench.procfs import CpuUse, PeakRss, cpu_seconds, status_kb
 from veille.settings import ClickHouseSettings, KafkaSettings, Settings, VeilleSettings
 
 REQUIRED = {

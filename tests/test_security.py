@@ -60,7 +60,7 @@ _CHILD = """
 import json, sys
 from pathlib import Path
 from typer.testing import CliRunner
-from veille.cli import app
+from pipeline.cli import app
 
 job = json.load(sys.stdin)
 out = {"runs": [], "rows": {}}

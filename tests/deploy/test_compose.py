@@ -33,7 +33,7 @@ import typer
 import yaml
 from factories import REPO
 
-from veille.cli import app
+from pipeline.cli import app
 from veille.settings import ClickHouseSettings
 
 COMPOSE = REPO / "docker-compose.yml"
@@ -641,7 +641,12 @@ def test_the_dockerfile() -> None:
     # the entrypoint runs the `veille` console script the package installs
     assert 'exec veille "${args[@]}"' in ENTRYPOINT.read_text()
     scripts = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["scripts"]
-    assert scripts["veille"] == "veille.cli:main"
+    assert scripts["veille"] == "pipeline.cli:main"
+    # every package of the project is in the image, the composition root included
+    packages = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]
+    copied = {args.split()[0] for word, args in steps if word == "COPY"}
+    for pattern in packages["packages"]["find"]["include"]:
+        assert pattern.rstrip("*") in copied, f"package {pattern} is not copied into the image"
     with pytest.raises(Exception) as exc:  # CMD ["--help"]: the help, exit status 0
         _parse_cli(cmd)
     assert getattr(exc.value, "exit_code", None) == 0

@@ -26,7 +26,7 @@ sys.path[:0] = [str(TESTS), str(TESTS.parent)]  # the tests' helpers, and veille
 
 from faults.harness import Rig, Stage, committed  # noqa: E402
 
-from veille.embedded import LocalBroker, free_port  # noqa: E402
+from pipeline.embedded import LocalBroker, free_port  # noqa: E402
 from veille.kafka import ensure_topics  # noqa: E402
 from veille.settings import KafkaSettings, Settings, VeilleSettings  # noqa: E402
 

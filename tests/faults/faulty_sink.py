@@ -75,7 +75,7 @@ def main() -> None:
         return FaultyClient(real_connect(*args, **kwargs), control)
 
     sinks.writer.connect = connect
-    from veille.cli import main as veille_main
+    from pipeline.cli import main as veille_main
 
     sys.argv = ["veille", *sys.argv[2:]]
     veille_main()

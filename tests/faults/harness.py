@@ -161,15 +161,15 @@ class Rig:
         return st
 
     def ingest(self, *args: str) -> Stage:
-        return self._stage("ingest", [sys.executable, "-m", "veille", "ingest", *args])
+        return self._stage("ingest", [sys.executable, "-m", "pipeline", "ingest", *args])
 
     def process(self) -> Stage:
-        cmd = [sys.executable, "-m", "veille", "process", "--data-dir", str(self.data_dir)]
+        cmd = [sys.executable, "-m", "pipeline", "process", "--data-dir", str(self.data_dir)]
         return self._stage("process", cmd)
 
     def sink(self, control: Path | None = None) -> Stage:
         """`veille sink`; with `control`, behind the fault-injecting client of faulty_sink.py."""
-        head = [sys.executable, "-m", "veille"]
+        head = [sys.executable, "-m", "pipeline"]
         if control is not None:
             control.mkdir(parents=True, exist_ok=True)
             head = [sys.executable, str(FAULTY_SINK), str(control)]

@@ -364,7 +364,7 @@ def test_token_never_in_output(
     capfd: pytest.CaptureFixture[str], clock: FakeClock, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    from veille.cli.common import setup_logging
+    from pipeline.cli.common import setup_logging
 
     setup_logging("DEBUG")
     try:

@@ -91,7 +91,7 @@ def test_faust_worker_enriches_and_dead_letters(settings: Settings, tmp_path: Pa
         [
             sys.executable,
             "-m",
-            "veille",
+            "pipeline",
             "process",
             "--data-dir",
             str(tmp_path),

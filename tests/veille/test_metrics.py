@@ -26,12 +26,12 @@ from ingest.runner import IngestRunner
 from ingest.x.clock import FakeClock
 from ingest.x.source import XSource
 from ingest.x.stream import FilteredStream
+from pipeline.supervisor import Pipeline, UpOptions
 from sinks.runner import SinkRunner
 from sinks.writer import ClickHouseSink
 from veille import metrics
 from veille.kafka import Producer, ensure_topics
 from veille.models import DeadLetter
-from veille.pipeline import Pipeline, UpOptions
 from veille.settings import Settings, VeilleSettings, XSettings
 from veille.watch import parse_watch
 
@@ -339,7 +339,7 @@ def test_process_worker_serves_its_batches_and_lag(settings: Settings, tmp_path:
         "VEILLE_METRICS_PORT": str(port),
     }
     worker = subprocess.Popen(
-        [sys.executable, "-m", "veille", "process", "--data-dir", str(tmp_path)],
+        [sys.executable, "-m", "pipeline", "process", "--data-dir", str(tmp_path)],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -423,7 +423,7 @@ def test_veille_up_gives_each_stage_its_own_port(
             envs[cmd[3] + str(len(envs))] = env.get("VEILLE_METRICS_PORT")
             self.pid = 0
 
-    monkeypatch.setattr("veille.pipeline.subprocess.Popen", Popen)
+    monkeypatch.setattr("pipeline.supervisor.subprocess.Popen", Popen)
     settings.veille = settings.veille.model_copy(update={"metrics_port": 9400})
     pipeline = Pipeline(settings, UpOptions(workers=2))
     pipeline.run_dir.mkdir(parents=True)

@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from veille.cli.common import errors, out_console, settings, watch_config
+from pipeline.cli.common import errors, out_console, settings, watch_config
 
 train_app = typer.Typer(
     no_args_is_help=True, help="Train the shipped models (needs veille[train])."

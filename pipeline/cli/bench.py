@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from veille.cli.common import WATCH_HELP, errors, out_console, settings, watch_config
+from pipeline.cli.common import WATCH_HELP, errors, out_console, settings, watch_config
 
 bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks (figures, not tests).")
 
@@ -29,7 +29,7 @@ def bench_enrich(
 
     Example: veille bench enrich --posts 5000 --json
     """
-    from processors.enrich import bench
+    from pipeline.bench import enrich as bench
 
     cfg = watch_config(settings(watch=watch))
     with errors(NotImplementedError, FileNotFoundError):
@@ -95,8 +95,8 @@ def bench_e2e(
 
     Example: veille bench e2e --posts 30000 --rate-latency 500 --latency-seconds 20 --json
     """
-    from veille.benchmarks import e2e
-    from veille.cli.common import err_console
+    from pipeline.bench import e2e
+    from pipeline.cli.common import err_console
 
     s = settings(watch=watch)
     options = e2e.E2EOptions(

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from veille.cli.common import (
+from pipeline.cli.common import (
     DATA_DIR_HELP,
     errors,
     fail,
@@ -34,7 +34,7 @@ def _client(data_dir: Path | None) -> Any:
     from sinks.clickhouse import connect
 
     s = settings(data_dir=data_dir)
-    path = s.veille.clickhouse_path()
+    path = s.pipeline.clickhouse_path()
     if not s.clickhouse.url and not path.exists():
         fail(f"no data in {path}: run `veille up` first, or set CLICKHOUSE_URL")
     with errors(SinkError):
@@ -114,7 +114,7 @@ def migrate(
 
     s = settings(data_dir=data_dir)
     with errors(SinkError):
-        client = connect(s.clickhouse, s.veille.clickhouse_path())
+        client = connect(s.clickhouse, s.pipeline.clickhouse_path())
         try:
             ran = apply(client, s.clickhouse.cluster)
         finally:

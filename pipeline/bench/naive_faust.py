@@ -13,7 +13,7 @@ enriched post. The result is written, atomically, to `--result` as one JSON obje
 the agent then skips what else it reads until the worker is stopped (SIGTERM): whoever
 started it stops it.
 
-Run as its own process: `python -m veille.benchmarks.naive_faust --source T --out T2
+Run as its own process: `python -m pipeline.bench.naive_faust --source T --out T2
 --group G --count N --result FILE` with `KAFKA_BOOTSTRAP_SERVERS` set.
 """
 
@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from veille.benchmarks.procfs import status_kb
+from pipeline.bench.procfs import status_kb
 
 
 def _write(path: Path, doc: dict[str, Any]) -> None:
@@ -48,9 +48,9 @@ def main(argv: list[str] | None = None) -> int:
 
     import faust
 
+    from pipeline.cli.common import settings, setup_logging, watch_config
     from processors.app import create_app
     from processors.enrich.enricher import Enricher
-    from veille.cli.common import settings, setup_logging, watch_config
     from veille.models import Post
 
     setup_logging()

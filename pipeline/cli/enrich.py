@@ -9,7 +9,7 @@ from typing import Annotated, TextIO
 
 import typer
 
-from veille.cli.common import WATCH_HELP, errors, settings, watch_config
+from pipeline.cli.common import WATCH_HELP, errors, settings, watch_config
 
 BATCH = 512
 

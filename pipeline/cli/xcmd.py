@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from veille.cli.common import (
+from pipeline.cli.common import (
     DATA_DIR_HELP,
     WATCH_HELP,
     errors,
@@ -139,7 +139,7 @@ def usage(
 
     Example: veille usage --json
     """
-    from veille.cli.data import print_query
+    from pipeline.cli.data import print_query
 
     print_query("x_usage", {}, data_dir, "json" if json_out else "table")
 
@@ -161,7 +161,7 @@ def compliance(
     if s.x.bearer_token is None:
         fail("compliance needs X_BEARER_TOKEN")
     with errors(SinkError, xapi.XApiError):
-        client = connect(s.clickhouse, s.veille.clickhouse_path())
+        client = connect(s.clickhouse, s.pipeline.clickhouse_path())
         try:
             result = check(client, s.x, s.clickhouse.cluster, poll_s=poll_s)
         finally:

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from veille.embedded import LocalBroker
+from pipeline.embedded import LocalBroker
 from veille.kafka import ensure_topics
 from veille.settings import Settings
 from veille.stats import read_status
@@ -188,7 +188,7 @@ class Pipeline:
         cmd = [
             sys.executable,
             "-m",
-            "veille",
+            "pipeline",
             command or name,
             *args,
             "--status-file",

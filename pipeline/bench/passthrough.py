@@ -10,7 +10,7 @@ The clock starts when the first message arrives (after the group join, which thi
 measure) and stops when the producer's flush has confirmed the delivery of the `count`-th
 message. It commits no offsets (its group is used once).
 
-Run as its own process: `python -m veille.benchmarks.passthrough --source T --out T2
+Run as its own process: `python -m pipeline.bench.passthrough --source T --out T2
 --group G --count N` with `KAFKA_BOOTSTRAP_SERVERS` set; its last stdout line is one JSON
 object (`messages`, `seconds`, `msgs_per_s`, `cpu_s` (this process's, in the window),
 `peak_rss_mb`).
@@ -25,7 +25,7 @@ import sys
 import time
 from typing import Any
 
-from veille.benchmarks.procfs import status_kb
+from pipeline.bench.procfs import status_kb
 from veille.settings import KafkaSettings
 
 

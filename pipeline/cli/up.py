@@ -12,9 +12,9 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
-from veille.cli.common import DATA_DIR_HELP, WATCH_HELP, fail, out_console, settings
-from veille.cli.stages import SCENARIO_HELP, VOLUME_HELP, SourceName
-from veille.pipeline import Pipeline, PipelineError, UpOptions
+from pipeline.cli.common import DATA_DIR_HELP, WATCH_HELP, fail, out_console, settings
+from pipeline.cli.stages import SCENARIO_HELP, VOLUME_HELP, SourceName
+from pipeline.supervisor import Pipeline, PipelineError, UpOptions
 
 console = Console(stderr=True)
 

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from veille.cli.common import DATA_DIR_HELP, errors, fail, out_console
+from pipeline.cli.common import DATA_DIR_HELP, errors, fail, out_console
 
 
 def report(
@@ -33,9 +33,9 @@ def report(
 
     Example: veille report --since 7d --out report.html --entry 'Orbital Telecom'
     """
+    from pipeline.cli.data import _client
     from sinks.queries import QueryError
     from sinks.report import ReportError, build_report, parse_since
-    from veille.cli.data import _client
 
     with errors(ReportError):
         length = parse_since(since)  # a bad --since fails before opening chDB

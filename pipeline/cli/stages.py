@@ -17,8 +17,8 @@ from typing import Annotated, Any
 
 import typer
 
+from pipeline.cli.common import DATA_DIR_HELP, WATCH_HELP, errors, fail, settings, watch_config
 from veille import metrics
-from veille.cli.common import DATA_DIR_HELP, WATCH_HELP, errors, fail, settings, watch_config
 from veille.settings import Settings
 from veille.stats import StatusFile
 
@@ -242,7 +242,7 @@ def sink(
         s.kafka.servers  # noqa: B018
     status = StatusFile(status_file, "sink")
     ch = ClickHouseSink(
-        s.clickhouse, s.veille.clickhouse_path(), chunk_rows=s.veille.sink_batch_rows
+        s.clickhouse, s.pipeline.clickhouse_path(), chunk_rows=s.veille.sink_batch_rows
     )
     notifier = None
     if s.veille.alert_webhook_url is not None:
@@ -264,7 +264,7 @@ def sink(
         from sinks.compliance import ComplianceSchedule
 
         schedule = ComplianceSchedule(
-            lambda: connect(s.clickhouse, s.veille.clickhouse_path()),
+            lambda: connect(s.clickhouse, s.pipeline.clickhouse_path()),
             s.x,
             s.veille.compliance_interval_h * 3600,
             cluster=s.clickhouse.cluster,

@@ -2,7 +2,7 @@
 
 One run, one embedded broker (Tansu, started here), one chDB directory, in four phases:
 
-1. throughput — the pipeline exactly as `veille up` runs it (`veille.pipeline.Pipeline`: each
+1. throughput — the pipeline exactly as `veille up` runs it (`pipeline.supervisor.Pipeline`: each
    stage its own process; the processor is `veille process` with the default enrichment and
    the alert agents, as many workers as `veille up` starts), the synthetic source unpaced
    (`--rate 0 --count N`). Counted in
@@ -43,9 +43,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from veille.benchmarks.procfs import CpuUse, PeakRss, status_kb
-from veille.embedded import LocalBroker
-from veille.pipeline import Pipeline, UpOptions
+from pipeline.bench.procfs import CpuUse, PeakRss, status_kb
+from pipeline.embedded import LocalBroker
+from pipeline.supervisor import Pipeline, UpOptions
 from veille.settings import Settings
 
 TOPIC_FIELDS = (
@@ -266,7 +266,7 @@ def run_passthrough(phase: Phase, count: int, log_dir: Path) -> dict[str, Any]:
     cmd = [
         sys.executable,
         "-m",
-        "veille.benchmarks.passthrough",
+        "pipeline.bench.passthrough",
         *("--source", k.raw_topic, "--out", out, "--group", "bench-passthrough"),
         *("--count", str(count), "--timeout", str(120 + count / 1000)),
     ]
@@ -294,7 +294,7 @@ def run_naive_faust(
     cmd = [
         sys.executable,
         "-m",
-        "veille.benchmarks.naive_faust",
+        "pipeline.bench.naive_faust",
         *("--source", k.raw_topic, "--out", out, "--group", "bench-naive-faust"),
         *("--count", str(count), "--result", str(result_path)),
         *(("--sentiment", sentiment) if sentiment else ()),

@@ -6,8 +6,8 @@ from typing import Annotated
 
 import typer
 
-from veille.cli import bench, data, enrich, models, report, stages, up, xcmd
-from veille.cli.common import setup_logging
+from pipeline.cli import bench, data, enrich, report, stages, train, up, xcmd
+from pipeline.cli.common import setup_logging
 
 app = typer.Typer(
     name="veille",
@@ -40,8 +40,8 @@ app.command()(xcmd.usage)
 app.command()(xcmd.compliance)
 app.command()(enrich.enrich)
 app.add_typer(data.db_app, name="db")
-app.add_typer(models.train_app, name="train")
-app.add_typer(models.eval_app, name="eval")
+app.add_typer(train.train_app, name="train")
+app.add_typer(train.eval_app, name="eval")
 app.add_typer(bench.bench_app, name="bench")
 
 

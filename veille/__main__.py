@@ -1,3 +1,0 @@
-from veille.cli import main
-
-main()
