@@ -101,9 +101,7 @@ class Pipeline:
         self.stages: dict[str, _Stage] = {}
         self.started_at = 0.0
         self.ingest_ended_at: float | None = None
-        self.workers = (
-            options.workers or settings.veille.process_workers or min(2, os.cpu_count() or 1)
-        )
+        self.workers = options.workers or settings.process.workers or min(2, os.cpu_count() or 1)
         self._env: dict[str, str] = {}
 
     # -- start ----------------------------------------------------------------------------
@@ -180,7 +178,7 @@ class Pipeline:
     def metrics_port(self, index: int) -> int:
         """The /metrics port of the `index`-th stage started (0: the sink, then the process
         workers, then ingest): consecutive ports from VEILLE_METRICS_PORT."""
-        return self.settings.veille.metrics_port + index
+        return self.settings.metrics.port + index
 
     def _spawn(self, name: str, args: list[str], command: str | None = None) -> None:
         status_path = self.run_dir / f"{name}.json"
@@ -195,7 +193,7 @@ class Pipeline:
             str(status_path),
         ]
         env = self._env
-        if self.settings.veille.metrics_port:  # one port each: sink, process workers, ingest
+        if self.settings.metrics.port:  # one port each: sink, process workers, ingest
             env = {**env, "VEILLE_METRICS_PORT": str(self.metrics_port(len(self.stages)))}
         with open(log_path, "ab") as log:
             proc = subprocess.Popen(

@@ -61,7 +61,7 @@ def create_app(settings: Settings) -> faust.App:
     v = settings.veille
     _limit_fetch_wait(k.fetch_wait_max_ms)
     return faust.App(
-        v.process_group,
+        settings.process.group,
         broker=k.faust_broker(),
         broker_credentials=_credentials(settings),
         broker_session_timeout=k.session_timeout_ms / 1000,

@@ -67,8 +67,8 @@ class SinkRunner:
         self.status = status or StatusFile(None, "sink")
         self.notifier = notifier
         self._alerts: list[Alert] = []  # notified once the batch holding them is written
-        self.batch_rows = settings.veille.sink_batch_rows
-        self.interval = settings.veille.sink_flush_interval_s
+        self.batch_rows = settings.sink.batch_rows
+        self.interval = settings.sink.flush_interval_s
         self._consumer: Consumer | None = None
         self._producer: Producer | None = None
         self._offsets: dict[tuple[str, int], int] = {}
@@ -101,7 +101,7 @@ class SinkRunner:
         self._producer.start()
         self._consumer = Consumer(
             {
-                **k.consumer_config(self.settings.veille.sink_group, "veille-sink"),
+                **k.consumer_config(self.settings.sink.group, "veille-sink"),
                 **self.lag.config(),
             }
         )
@@ -279,7 +279,7 @@ class SinkRunner:
         """Pause consumption, keep buffer and offsets, and try again after a backoff."""
         assert self._consumer is not None
         self._backoff = min(
-            self.settings.veille.sink_retry_max_s, max(retry_after, self._backoff * 2 or 0.5)
+            self.settings.sink.retry_max_s, max(retry_after, self._backoff * 2 or 0.5)
         )
         self._retry_at = time.monotonic() + self._backoff
         self.counters["retries"] += 1

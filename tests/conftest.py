@@ -16,7 +16,14 @@ from typing import Any
 import pytest
 
 from pipeline.embedded import LocalBroker
-from veille.settings import ClickHouseSettings, KafkaSettings, Settings, VeilleSettings
+from veille.settings import (
+    ClickHouseSettings,
+    KafkaSettings,
+    ProcessSettings,
+    Settings,
+    SinkSettings,
+    VeilleSettings,
+)
 
 
 @pytest.fixture(scope="session")
@@ -64,15 +71,13 @@ def clickhouse(uid: str) -> ClickHouseSettings:
 def settings(
     kafka: KafkaSettings, clickhouse: ClickHouseSettings, chdb_dir: Path, uid: str, tmp_path: Path
 ) -> Settings:
-    veille = VeilleSettings(
-        data_dir=tmp_path / "data",
-        process_group=f"process-{uid}",
-        sink_group=f"sink-{uid}",
-        sink_flush_interval_s=0.2,
-        sink_retry_max_s=1.0,
-        process_batch_window_s=0.2,
+    return Settings(
+        kafka=kafka,
+        clickhouse=clickhouse,
+        veille=VeilleSettings(data_dir=tmp_path / "data"),
+        process=ProcessSettings(group=f"process-{uid}", batch_window_s=0.2),
+        sink=SinkSettings(group=f"sink-{uid}", flush_interval_s=0.2, retry_max_s=1.0),
     )
-    return Settings(kafka=kafka, clickhouse=clickhouse, veille=veille)
 
 
 @pytest.fixture

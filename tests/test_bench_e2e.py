@@ -102,8 +102,8 @@ def test_phase_settings_and_environment_agree(tmp_path: Path) -> None:
     for field in TOPIC_FIELDS:
         assert p.env[f"KAFKA_{field.upper()}"] == getattr(k, field)
         assert getattr(k, field).startswith("bench.latency.")
-    assert p.env["VEILLE_PROCESS_GROUP"] == p.settings.veille.process_group
-    assert p.env["VEILLE_SINK_GROUP"] == p.settings.veille.sink_group
+    assert p.env["VEILLE_PROCESS_GROUP"] == p.settings.process.group
+    assert p.env["VEILLE_SINK_GROUP"] == p.settings.sink.group
     assert p.env["CLICKHOUSE_DATABASE"] == p.database == "bench_latency"
     assert p.env["CLICKHOUSE_URL"] == "" and not p.settings.clickhouse.url
     assert p.settings.veille.data_dir == tmp_path

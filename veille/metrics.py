@@ -42,7 +42,7 @@ from prometheus_client import (
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from veille.settings import VeilleSettings
+from veille.settings import MetricsSettings
 
 logger = logging.getLogger(__name__)
 
@@ -484,21 +484,21 @@ class MetricsServer:
         self._thread.join(5)
 
 
-def serve(settings: VeilleSettings) -> MetricsServer | None:
+def serve(settings: MetricsSettings) -> MetricsServer | None:
     """Serve /metrics on `VEILLE_METRICS_ADDR:VEILLE_METRICS_PORT`; None when the port is 0.
 
     A port that cannot be bound (already taken) is logged as an error and the stage goes on
     without metrics: losing the metrics must not stop the pipeline.
     """
-    if not settings.metrics_port:
+    if not settings.port:
         return None
     try:
-        server = MetricsServer(settings.metrics_addr, settings.metrics_port)
+        server = MetricsServer(settings.addr, settings.port)
     except OSError as e:
         logger.error(
             "metrics not served: cannot listen on %s:%d: %s",
-            settings.metrics_addr,
-            settings.metrics_port,
+            settings.addr,
+            settings.port,
             e,
         )
         return None

@@ -1,6 +1,8 @@
 """Validated settings of every component, read from the environment (and a `.env` file).
 
-One class per component, each with its own prefix (`KAFKA_`, `CLICKHOUSE_`, `X_`, `VEILLE_`).
+One class per component, each with its own prefix (`KAFKA_`, `CLICKHOUSE_`, `X_`, `VEILLE_`,
+`VEILLE_SENTIMENT_`, `VEILLE_PROCESS_`, `VEILLE_SINK_`, `VEILLE_ALERT_`, `VEILLE_COMPLIANCE_`,
+`VEILLE_METRICS_`); `Settings` holds one of each.
 Secrets are `SecretStr`: they never appear in reprs, logs or exceptions; only the methods that
 render a client configuration reveal them, and only into that configuration.
 
@@ -57,16 +59,8 @@ class KafkaSettings(BaseSettings):
     )
 
     def all_topics(self) -> list[str]:
-        """Every topic veille reads or writes."""
-        return [
-            self.raw_topic,
-            self.enriched_topic,
-            self.dlq_topic,
-            self.alerts_topic,
-            self.accounts_topic,
-            self.usage_topic,
-            self.observations_topic,
-        ]
+        """Every topic veille reads or writes: the value of each `*_topic` setting."""
+        return [getattr(self, name) for name in type(self).model_fields if name.endswith("_topic")]
 
     @property
     def servers(self) -> str:
@@ -178,7 +172,7 @@ class XSettings(BaseSettings):
 
 
 class VeilleSettings(BaseSettings):
-    """Pipeline behaviour: data directory, watch configuration, batch sizes."""
+    """Where veille keeps its data and its watch configuration, and how much it logs."""
 
     model_config = SettingsConfigDict(env_prefix="VEILLE_", **_ENV)  # type: ignore[typeddict-item]
 
@@ -187,58 +181,118 @@ class VeilleSettings(BaseSettings):
         None, description="watch configuration; default ./watch.yaml, else the bundled example"
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "WARNING"
-    sentiment_backend: Literal["fast", "accurate", "transformer"] = "fast"
-    sentiment_model_dir: Path | None = Field(
-        None, description="transformer backend: a local sequence-classification model folder"
-    )
-    sentiment_device: str = Field(
-        "auto", description="transformer backend: torch device; auto = CUDA when there is one"
-    )
-    sentiment_batch_size: int = Field(32, ge=1, description="transformer backend: posts per pass")
-
-    # processors: a batch is taken from the stream when full or when the window ends.
-    process_batch_size: int = Field(1000, ge=1)
-    process_batch_window_s: float = Field(0.1, gt=0)
-    process_group: str = "veille-process"
-    process_workers: int = Field(
-        0, ge=0, description="Faust workers `veille up` starts; 0: one per core, at most 2"
-    )
-
-    # sinks: ClickHouse advises 10k-100k rows per insert, about one insert per second.
-    sink_batch_rows: int = Field(10_000, ge=1)
-    sink_flush_interval_s: float = Field(0.3, gt=0)
-    sink_group: str = "veille-sink"
-    sink_retry_max_s: float = Field(30.0, gt=0, description="longest backoff between retries")
-    alert_sensitivity: float = Field(
-        4.0, gt=0, description="standard deviations above the baseline that make a spike or dip"
-    )
-    alert_min_volume: int = Field(20, ge=1, description="least posts for a spike or dip alert")
-    alert_cooldown_min: int = Field(
-        60, ge=1, description="quiet minutes before a new alert episode for the same entry"
-    )
-    alert_webhook_url: SecretStr | None = Field(
-        None, description="Slack-compatible incoming webhook the sink posts alerts to"
-    )
-    alert_webhook_cooldown_s: float = Field(
-        600.0, ge=0, description="least seconds between two notifications of the same alert"
-    )
-    compliance_interval_h: float = Field(
-        24.0, ge=0, description="X compliance run by the sink when X_BEARER_TOKEN is set; 0: never"
-    )
-    metrics_port: int = Field(
-        0, ge=0, le=65535, description="port of each stage's Prometheus /metrics; 0: not served"
-    )
-    metrics_addr: str = Field(
-        "127.0.0.1", description="address /metrics listens on (0.0.0.0 in a container)"
-    )
 
     def clickhouse_path(self) -> Path:
         """The chDB data directory used when no ClickHouse server is configured."""
         return self.data_dir / "clickhouse"
 
 
+class SentimentSettings(BaseSettings):
+    """Which sentiment model the processors run, and the transformer backend's options."""
+
+    model_config = SettingsConfigDict(env_prefix="VEILLE_SENTIMENT_", **_ENV)  # type: ignore[typeddict-item]
+
+    backend: Literal["fast", "accurate", "transformer"] = "fast"
+    model_dir: Path | None = Field(
+        None, description="transformer backend: a local sequence-classification model folder"
+    )
+    device: str = Field(
+        "auto", description="transformer backend: torch device; auto = CUDA when there is one"
+    )
+    batch_size: int = Field(32, ge=1, description="transformer backend: posts per pass")
+
+
+class ProcessSettings(BaseSettings):
+    """The processors (Faust): a batch is taken from the stream when full or when the window
+    ends."""
+
+    model_config = SettingsConfigDict(env_prefix="VEILLE_PROCESS_", **_ENV)  # type: ignore[typeddict-item]
+
+    batch_size: int = Field(1000, ge=1)
+    batch_window_s: float = Field(0.1, gt=0)
+    group: str = "veille-process"
+    workers: int = Field(
+        0, ge=0, description="Faust workers `veille up` starts; 0: one per core, at most 2"
+    )
+
+
+class SinkSettings(BaseSettings):
+    """The ClickHouse sink's batches (ClickHouse advises 10k-100k rows per insert, about one
+    insert per second) and its retries."""
+
+    model_config = SettingsConfigDict(env_prefix="VEILLE_SINK_", **_ENV)  # type: ignore[typeddict-item]
+
+    batch_rows: int = Field(10_000, ge=1)
+    flush_interval_s: float = Field(0.3, gt=0)
+    group: str = "veille-sink"
+    retry_max_s: float = Field(30.0, gt=0, description="longest backoff between retries")
+
+
+class AlertSettings(BaseSettings):
+    """When the processors raise an alert, and where the sink notifies it."""
+
+    model_config = SettingsConfigDict(env_prefix="VEILLE_ALERT_", **_ENV)  # type: ignore[typeddict-item]
+
+    sensitivity: float = Field(
+        4.0, gt=0, description="standard deviations above the baseline that make a spike or dip"
+    )
+    min_volume: int = Field(20, ge=1, description="least posts for a spike or dip alert")
+    cooldown_min: int = Field(
+        60, ge=1, description="quiet minutes before a new alert episode for the same entry"
+    )
+    webhook_url: SecretStr | None = Field(
+        None, description="Slack-compatible incoming webhook the sink posts alerts to"
+    )
+    webhook_cooldown_s: float = Field(
+        600.0, ge=0, description="least seconds between two notifications of the same alert"
+    )
+
+
+class ComplianceSettings(BaseSettings):
+    """The X compliance runs of the sink (removing posts X reports deleted)."""
+
+    model_config = SettingsConfigDict(env_prefix="VEILLE_COMPLIANCE_", **_ENV)  # type: ignore[typeddict-item]
+
+    interval_h: float = Field(
+        24.0, ge=0, description="X compliance run by the sink when X_BEARER_TOKEN is set; 0: never"
+    )
+
+
+class MetricsSettings(BaseSettings):
+    """Where each stage serves its Prometheus /metrics."""
+
+    model_config = SettingsConfigDict(env_prefix="VEILLE_METRICS_", **_ENV)  # type: ignore[typeddict-item]
+
+    port: int = Field(
+        0, ge=0, le=65535, description="port of each stage's Prometheus /metrics; 0: not served"
+    )
+    addr: str = Field(
+        "127.0.0.1", description="address /metrics listens on (0.0.0.0 in a container)"
+    )
+
+
+COMPONENTS: tuple[type[BaseSettings], ...] = (
+    KafkaSettings,
+    ClickHouseSettings,
+    XSettings,
+    VeilleSettings,
+    SentimentSettings,
+    ProcessSettings,
+    SinkSettings,
+    AlertSettings,
+    ComplianceSettings,
+    MetricsSettings,
+)
+"""Every settings class: each variable of `.env.example` belongs to exactly one."""
+
+
 class Settings:
-    """All component settings together, read once (the CLI builds one and passes it down)."""
+    """All component settings together, read once (the CLI builds one and passes it down).
+
+    Each component is an attribute named for its prefix: `kafka`, `clickhouse`, `x`, `veille`,
+    `sentiment`, `process`, `sink`, `alert`, `compliance`, `metrics`. One not given is read from
+    the environment.
+    """
 
     def __init__(
         self,
@@ -246,14 +300,38 @@ class Settings:
         clickhouse: ClickHouseSettings | None = None,
         x: XSettings | None = None,
         veille: VeilleSettings | None = None,
+        *,
+        sentiment: SentimentSettings | None = None,
+        process: ProcessSettings | None = None,
+        sink: SinkSettings | None = None,
+        alert: AlertSettings | None = None,
+        compliance: ComplianceSettings | None = None,
+        metrics: MetricsSettings | None = None,
     ) -> None:
         self.kafka = kafka or KafkaSettings()
         self.clickhouse = clickhouse or ClickHouseSettings()
         self.x = x or XSettings()
         self.veille = veille or VeilleSettings()
+        self.sentiment = sentiment or SentimentSettings()
+        self.process = process or ProcessSettings()
+        self.sink = sink or SinkSettings()
+        self.alert = alert or AlertSettings()
+        self.compliance = compliance or ComplianceSettings()
+        self.metrics = metrics or MetricsSettings()
+
+    _PARTS = (
+        "kafka",
+        "clickhouse",
+        "x",
+        "veille",
+        "sentiment",
+        "process",
+        "sink",
+        "alert",
+        "compliance",
+        "metrics",
+    )
 
     def __repr__(self) -> str:
-        return (
-            f"Settings(kafka={self.kafka!r}, clickhouse={self.clickhouse!r}, "
-            f"x={self.x!r}, veille={self.veille!r})"
-        )
+        parts = ", ".join(f"{name}={getattr(self, name)!r}" for name in self._PARTS)
+        return f"Settings({parts})"

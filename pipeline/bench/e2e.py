@@ -102,25 +102,36 @@ def make_phase(base: Settings, name: str, bootstrap: str, data_dir: Path) -> Pha
     """Settings of a run on its own topics, consumer groups and database (`bench_<name>`)."""
     topics = {f: f"bench.{name}.{getattr(base.kafka, f)}" for f in TOPIC_FIELDS}
     kafka = base.kafka.model_copy(update={"bootstrap_servers": bootstrap, **topics})
-    veille = base.veille.model_copy(
-        update={
-            "data_dir": data_dir,
-            "process_group": f"bench-{name}-process",
-            "sink_group": f"bench-{name}-sink",
-            "compliance_interval_h": 0.0,
-        }
-    )
+    veille = base.veille.model_copy(update={"data_dir": data_dir})
+    process = base.process.model_copy(update={"group": f"bench-{name}-process"})
+    sink = base.sink.model_copy(update={"group": f"bench-{name}-sink"})
+    compliance = base.compliance.model_copy(update={"interval_h": 0.0})
     clickhouse = base.clickhouse.model_copy(update={"url": None, "database": f"bench_{name}"})
     env = {
         "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
         **{f"KAFKA_{f.upper()}": v for f, v in topics.items()},
-        "VEILLE_PROCESS_GROUP": veille.process_group,
-        "VEILLE_SINK_GROUP": veille.sink_group,
+        "VEILLE_PROCESS_GROUP": process.group,
+        "VEILLE_SINK_GROUP": sink.group,
         "VEILLE_COMPLIANCE_INTERVAL_H": "0",
         "CLICKHOUSE_URL": "",  # always chDB under the data directory
         "CLICKHOUSE_DATABASE": clickhouse.database,
     }
-    return Phase(name, Settings(kafka, clickhouse, base.x, veille), env)
+    return Phase(
+        name,
+        Settings(
+            kafka,
+            clickhouse,
+            base.x,
+            veille,
+            sentiment=base.sentiment,
+            process=process,
+            sink=sink,
+            alert=base.alert,
+            compliance=compliance,
+            metrics=base.metrics,
+        ),
+        env,
+    )
 
 
 @contextmanager
@@ -204,9 +215,9 @@ class WarmPipeline(Pipeline):
 
     def _spawn(self, name: str, *args: Any, **kwargs: Any) -> None:
         if name == "ingest":
-            v = self.settings.veille
+            s = self.settings
             self.groups_ready_s = wait_groups_stable(
-                self.settings, [v.process_group, v.sink_group], 120.0, self.check
+                s, [s.process.group, s.sink.group], 120.0, self.check
             )
             self.cpu.start(self.pids())
             self.started_at = time.monotonic()
@@ -455,7 +466,7 @@ def run(
     rss = PeakRss()
     rss.merge(t_run.rss)
     rss.merge(l_run.rss)
-    v, k = base.veille, base.kafka
+    v, k = base.process, base.kafka
     return {
         "posts": options.posts,
         "stored": int(th["stored"]),
@@ -509,12 +520,12 @@ def run(
         "cores": os.cpu_count(),
         "load_avg_1m": {"before": load_before, "after": _load()},
         "settings": {
-            "sentiment": options.sentiment or v.sentiment_backend,
+            "sentiment": options.sentiment or base.sentiment.backend,
             "process_workers": t_run.workers,
-            "process_batch_size": v.process_batch_size,
-            "process_batch_window_s": v.process_batch_window_s,
-            "sink_batch_rows": v.sink_batch_rows,
-            "sink_flush_interval_s": v.sink_flush_interval_s,
+            "process_batch_size": v.batch_size,
+            "process_batch_window_s": v.batch_window_s,
+            "sink_batch_rows": base.sink.batch_rows,
+            "sink_flush_interval_s": base.sink.flush_interval_s,
             "partitions": k.partitions,
             "linger_ms": k.linger_ms,
             "compression": k.compression,

@@ -57,8 +57,9 @@ def main(argv: list[str] | None = None) -> int:
     s = settings()
     state_dir = a.result.parent / a.group  # Faust's datadir goes under it
     state_dir.mkdir(parents=True, exist_ok=True)
-    s.veille = s.veille.model_copy(update={"process_group": a.group, "data_dir": state_dir})
-    enricher = Enricher(watch_config(s), a.sentiment or s.veille.sentiment_backend).load()
+    s.veille = s.veille.model_copy(update={"data_dir": state_dir})
+    s.process = s.process.model_copy(update={"group": a.group})
+    enricher = Enricher(watch_config(s), a.sentiment or s.sentiment.backend).load()
     app = create_app(s)
     raw = app.topic(a.source, value_serializer="raw", key_serializer="raw")
     out = app.topic(a.out, value_serializer="raw", key_serializer="raw")

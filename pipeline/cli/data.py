@@ -34,7 +34,7 @@ def _client(data_dir: Path | None) -> Any:
     from sinks.clickhouse import connect
 
     s = settings(data_dir=data_dir)
-    path = s.pipeline.clickhouse_path()
+    path = s.veille.clickhouse_path()
     if not s.clickhouse.url and not path.exists():
         fail(f"no data in {path}: run `veille up` first, or set CLICKHOUSE_URL")
     with errors(SinkError):
@@ -114,7 +114,7 @@ def migrate(
 
     s = settings(data_dir=data_dir)
     with errors(SinkError):
-        client = connect(s.clickhouse, s.pipeline.clickhouse_path())
+        client = connect(s.clickhouse, s.veille.clickhouse_path())
         try:
             ran = apply(client, s.clickhouse.cluster)
         finally:

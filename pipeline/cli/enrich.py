@@ -51,7 +51,7 @@ def enrich(
     from processors.enrich.linear import ModelFileError
 
     s = settings(watch=watch)
-    enricher = Enricher(watch_config(s), sentiment or s.veille.sentiment_backend)
+    enricher = Enricher(watch_config(s), sentiment or s.sentiment.backend)
     with errors(FileNotFoundError, ValueError, NotImplementedError, ModelFileError):
         enricher.load()
         fh = file.open(encoding="utf-8", errors="replace") if file else sys.stdin

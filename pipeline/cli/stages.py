@@ -155,7 +155,7 @@ def ingest(
     status = StatusFile(status_file, "ingest")
     runner = IngestRunner(s, src, status)
     metrics.watch_ingest(runner)
-    metrics.serve(s.veille)
+    metrics.serve(s.metrics)
     _on_signals(runner.stop)
     _ensure_topics(s)
     if duration:
@@ -200,7 +200,7 @@ def process(
         s.kafka.servers  # noqa: B018
     status = StatusFile(status_file, "process")
     s.veille.data_dir.mkdir(parents=True, exist_ok=True)
-    enricher = Enricher(watch_config(s), sentiment or s.veille.sentiment_backend)
+    enricher = Enricher(watch_config(s), sentiment or s.sentiment.backend)
     with errors(FileNotFoundError, ValueError, NotImplementedError, ModelFileError):
         enricher.load()
     app = create_app(s)
@@ -210,7 +210,7 @@ def process(
     monitor = app.monitor  # made now, in this thread; read by the metrics server
     topics = {s.kafka.raw_topic, s.kafka.observations_topic}
     metrics.watch_process(status, lambda: lag(monitor, topics), feed.counters)
-    metrics.serve(s.veille)
+    metrics.serve(s.metrics)
     level = logging.getLevelName(logging.getLogger().level).lower()
     worker = faust.Worker(
         app,
@@ -241,32 +241,30 @@ def sink(
     with errors(ValueError):
         s.kafka.servers  # noqa: B018
     status = StatusFile(status_file, "sink")
-    ch = ClickHouseSink(
-        s.clickhouse, s.pipeline.clickhouse_path(), chunk_rows=s.veille.sink_batch_rows
-    )
+    ch = ClickHouseSink(s.clickhouse, s.veille.clickhouse_path(), chunk_rows=s.sink.batch_rows)
     notifier = None
-    if s.veille.alert_webhook_url is not None:
+    if s.alert.webhook_url is not None:
         from sinks.notify import WebhookNotifier
 
         notifier = WebhookNotifier(
-            s.veille.alert_webhook_url.get_secret_value(),
-            cooldown_s=s.veille.alert_webhook_cooldown_s,
+            s.alert.webhook_url.get_secret_value(),
+            cooldown_s=s.alert.webhook_cooldown_s,
         )
         notifier.start()
     runner = SinkRunner(s, ch, status, notifier)
     metrics.watch_sink(runner)
-    metrics.serve(s.veille)
+    metrics.serve(s.metrics)
     _on_signals(runner.stop)
     _ensure_topics(s)
     schedule = None
-    if s.x.bearer_token is not None and s.veille.compliance_interval_h > 0:
+    if s.x.bearer_token is not None and s.compliance.interval_h > 0:
         from sinks.clickhouse import connect
         from sinks.compliance import ComplianceSchedule
 
         schedule = ComplianceSchedule(
-            lambda: connect(s.clickhouse, s.pipeline.clickhouse_path()),
+            lambda: connect(s.clickhouse, s.veille.clickhouse_path()),
             s.x,
-            s.veille.compliance_interval_h * 3600,
+            s.compliance.interval_h * 3600,
             cluster=s.clickhouse.cluster,
         )
     with errors(SinkError):

@@ -161,7 +161,7 @@ def compliance(
     if s.x.bearer_token is None:
         fail("compliance needs X_BEARER_TOKEN")
     with errors(SinkError, xapi.XApiError):
-        client = connect(s.clickhouse, s.pipeline.clickhouse_path())
+        client = connect(s.clickhouse, s.veille.clickhouse_path())
         try:
             result = check(client, s.x, s.clickhouse.cluster, poll_s=poll_s)
         finally:

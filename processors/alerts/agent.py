@@ -100,13 +100,13 @@ def register(
 ) -> None:
     """Declare the crisis agent on `app` (the feed is called by the enrich agent)."""
     k = settings.kafka
-    v = settings.veille
+    a, v = settings.alert, settings.process
     observed = app.topic(k.observations_topic, value_serializer="raw", key_serializer="raw")
     crisis = CrisisDetector(
         CrisisSettings(
-            sensitivity=v.alert_sensitivity,
-            min_volume=v.alert_min_volume,
-            cooldown_min=v.alert_cooldown_min,
+            sensitivity=a.sensitivity,
+            min_volume=a.min_volume,
+            cooldown_min=a.cooldown_min,
         )
     )
     delivery = Delivery(k, "veille-alerts")
@@ -116,7 +116,7 @@ def register(
     @app.agent(observed, name="veille.alerts.crisis")
     async def detect(stream: faust.StreamT[bytes]) -> None:
         take_events = stream.take_events  # type: ignore[attr-defined]
-        async for events in take_events(v.process_batch_size, within=v.process_batch_window_s):
+        async for events in take_events(v.batch_size, within=v.batch_window_s):
             for ev in events:
                 try:
                     raw = json.loads(ev.value)

@@ -104,7 +104,7 @@ def register(
     alerts' observations: see `processors.alerts.agent.AlertFeed`).
     """
     k = settings.kafka
-    v = settings.veille
+    v = settings.process
     status = status or StatusFile(None, "process")
     raw = app.topic(k.raw_topic, value_serializer="raw", key_serializer="raw")
     batches = EnrichBatches(enricher)
@@ -121,7 +121,7 @@ def register(
     @app.agent(raw, name="veille.enrich")
     async def enrich(stream: faust.StreamT[bytes]) -> None:
         take_events = stream.take_events  # type: ignore[attr-defined]
-        async for events in take_events(v.process_batch_size, within=v.process_batch_window_s):
+        async for events in take_events(v.batch_size, within=v.batch_window_s):
             started = time.perf_counter()
             enriched, dead = batches(events)
             elapsed = time.perf_counter() - started

@@ -76,13 +76,13 @@ class TransformerSentiment(ProbabilityBackend):
         batch_size: int | None = None,
     ) -> None:
         """Defaults come from the VEILLE_SENTIMENT_* settings; nothing is read yet."""
-        from veille.settings import VeilleSettings
+        from veille.settings import SentimentSettings
 
-        s = VeilleSettings()
-        chosen = model_dir if model_dir is not None else s.sentiment_model_dir
+        s = SentimentSettings()
+        chosen = model_dir if model_dir is not None else s.model_dir
         self.model_dir = Path(chosen) if chosen else None
-        self.device = device or s.sentiment_device
-        self.batch_size = batch_size or s.sentiment_batch_size
+        self.device = device or s.device
+        self.batch_size = batch_size or s.batch_size
         self._tokenizer: Callable[..., Any] | None = None
         self._model: Any = None
         self._order: list[int] = []

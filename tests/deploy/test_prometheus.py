@@ -20,7 +20,7 @@ import yaml
 from factories import REPO
 
 from veille import metrics
-from veille.settings import VeilleSettings
+from veille.settings import MetricsSettings
 
 COMPOSE = REPO / "docker-compose.yml"
 PROMETHEUS_YML = REPO / "deploy" / "prometheus" / "prometheus.yml"
@@ -91,11 +91,9 @@ def test_prometheus_scrapes_every_stage_where_it_serves(
     assert set(scraped) == STAGES
     for name in STAGES:  # each listens where it is scraped, on every interface of its container
         env = services[name]["environment"]
-        settings = VeilleSettings(
-            metrics_port=env["VEILLE_METRICS_PORT"], metrics_addr=env["VEILLE_METRICS_ADDR"]
-        )
-        assert settings.metrics_port == scraped[name], name
-        assert settings.metrics_addr == "0.0.0.0", name
+        settings = MetricsSettings(port=env["VEILLE_METRICS_PORT"], addr=env["VEILLE_METRICS_ADDR"])
+        assert settings.port == scraped[name], name
+        assert settings.addr == "0.0.0.0", name
         # not published: reached by Prometheus on the compose network only
         assert not services[name].get("ports"), name
 

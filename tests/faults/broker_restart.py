@@ -62,10 +62,10 @@ def watch(stages: list[Stage], seconds: float, every: float = 5.0) -> None:
         say(snapshot(stages))
 
 
-def offsets(k: KafkaSettings, v: VeilleSettings) -> dict[str, int]:
+def offsets(k: KafkaSettings, s: Settings) -> dict[str, int]:
     return {
-        "process on raw": committed(k, v.process_group, k.raw_topic),
-        "sink on enriched": committed(k, v.sink_group, k.enriched_topic),
+        "process on raw": committed(k, s.process.group, k.raw_topic),
+        "sink on enriched": committed(k, s.sink.group, k.enriched_topic),
     }
 
 
@@ -101,14 +101,14 @@ def main() -> None:
     port = free_port()
     broker = LocalBroker(port=port, log_file=root / "broker.log").start()
     k = KafkaSettings(bootstrap_servers=broker.bootstrap_servers, partitions=2)
-    v = VeilleSettings(data_dir=root / "data")
+    s = Settings(kafka=k, veille=VeilleSettings(data_dir=root / "data"))
     ensure_topics(k, k.all_topics())
     say(f"broker up on {broker.bootstrap_servers}; work dir {root}; topics {topics(k)}")
-    rig = Rig(Settings(kafka=k, veille=v), root)
+    rig = Rig(s, root)
     try:
         stages = start_stages(rig, seed=1)
         watch(stages, 12)
-        say(f"committed offsets before the restart: {offsets(k, v)}")
+        say(f"committed offsets before the restart: {offsets(k, s)}")
 
         broker.stop()
         say("broker stopped (SIGTERM)")
@@ -116,7 +116,7 @@ def main() -> None:
         broker = LocalBroker(port=port, log_file=root / "broker.log").start()
         say(f"broker started again on the same port; topics: {topics(k)}")
         watch(stages, args.after_s)
-        say(f"committed offsets after the restart: {offsets(k, v)}; topics: {topics(k)}")
+        say(f"committed offsets after the restart: {offsets(k, s)}; topics: {topics(k)}")
         for st in stages:
             say(log_summary(st))
         stop_stages(stages)
@@ -127,7 +127,7 @@ def main() -> None:
         rig.run_dir.mkdir()
         stages = start_stages(rig, seed=2)
         watch(stages, 20)
-        say(f"committed offsets: {offsets(k, v)}; topics: {topics(k)}")
+        say(f"committed offsets: {offsets(k, s)}; topics: {topics(k)}")
         stop_stages(stages)
         say(f"posts in ClickHouse (FINAL): {rig.probe()['posts_final']}")
     finally:

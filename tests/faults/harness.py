@@ -128,7 +128,7 @@ class Rig:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.chdb_dir = self.data_dir / "clickhouse"
         self.stages: list[Stage] = []
-        k, v = settings.kafka, settings.veille
+        k = settings.kafka
         base = {
             key: value
             for key, value in os.environ.items()
@@ -147,8 +147,8 @@ class Rig:
             "KAFKA_OBSERVATIONS_TOPIC": k.observations_topic,
             "VEILLE_DATA_DIR": str(self.data_dir),
             "VEILLE_WATCH_FILE": str(default_watch_path().resolve()),
-            "VEILLE_PROCESS_GROUP": v.process_group,
-            "VEILLE_SINK_GROUP": v.sink_group,
+            "VEILLE_PROCESS_GROUP": settings.process.group,
+            "VEILLE_SINK_GROUP": settings.sink.group,
             "VEILLE_PROCESS_BATCH_WINDOW_S": "0.2",
             "VEILLE_SINK_FLUSH_INTERVAL_S": "0.5",
             "VEILLE_LOG_LEVEL": "INFO",
@@ -267,7 +267,7 @@ def wait_drained(
     every raw record (so every enriched record, copies included, is in Kafka), the reader has
     seen every post and no new record for a second (the local broker's high watermarks cannot
     be trusted), and the sink has committed every enriched record."""
-    v = settings.veille
+    process_group, sink_group = settings.process.group, settings.sink.group
     stages = list(stages)
     last = (-1, time.monotonic())
 
@@ -275,14 +275,14 @@ def wait_drained(
         nonlocal last
         for st in stages:
             st.check_alive()
-        if committed(kafka, v.process_group, kafka.raw_topic) < produced:
+        if committed(kafka, process_group, kafka.raw_topic) < produced:
             return False
         seen = enriched.count()
         if seen != last[0]:
             last = (seen, time.monotonic())
         if enriched.distinct() < produced or time.monotonic() - last[1] < 1.0:
             return False
-        return committed(kafka, v.sink_group, kafka.enriched_topic) >= seen
+        return committed(kafka, sink_group, kafka.enriched_topic) >= seen
 
     wait_for("the pipeline to drain", drained, timeout, tick=0.5)
 

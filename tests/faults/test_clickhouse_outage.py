@@ -26,7 +26,7 @@ FIRST_BACKOFF_S = 1.0  # what the writer asks for after a connection error (retr
 def test_clickhouse_down_60s_sink_backs_off_then_catches_up(
     settings: Settings, tmp_path: Path, uid: str
 ) -> None:
-    k, group = settings.kafka, settings.veille.sink_group
+    k, group = settings.kafka, settings.sink.group
     env = {"VEILLE_SINK_RETRY_MAX_S": str(RETRY_MAX_S)}
     # the stream lasts longer than the outage: posts arrive all along it
     with Stream(settings, tmp_path, uid, 13, OUTAGE_S + 5, faulty_sink=True, **env) as run:

@@ -16,7 +16,7 @@ pytestmark = pytest.mark.integration
 def test_worker_killed_mid_stream_counts_every_post_once(
     settings: Settings, tmp_path: Path, uid: str
 ) -> None:
-    k, group = settings.kafka, settings.veille.process_group
+    k, group = settings.kafka, settings.process.group
     with Stream(settings, tmp_path, uid, seed=11, seconds=20) as run:
         # kill while enriched posts are delivered but their raw offsets not yet committed
         def outputs_in_flight() -> bool:

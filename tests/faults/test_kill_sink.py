@@ -17,7 +17,7 @@ pytestmark = pytest.mark.integration
 def test_sink_killed_between_insert_and_commit_counts_every_post_once(
     settings: Settings, tmp_path: Path, uid: str
 ) -> None:
-    k, group = settings.kafka, settings.veille.sink_group
+    k, group = settings.kafka, settings.sink.group
     with Stream(settings, tmp_path, uid, seed=12, seconds=20, faulty_sink=True) as run:
         control, sink = run.control, run.sink
         assert control is not None

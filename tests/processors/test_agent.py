@@ -84,7 +84,7 @@ def test_faust_worker_enriches_and_dead_letters(settings: Settings, tmp_path: Pa
         "KAFKA_ENRICHED_TOPIC": k.enriched_topic,
         "KAFKA_DLQ_TOPIC": k.dlq_topic,
         "KAFKA_PARTITIONS": str(k.partitions),
-        "VEILLE_PROCESS_GROUP": settings.veille.process_group,
+        "VEILLE_PROCESS_GROUP": settings.process.group,
         "VEILLE_PROCESS_BATCH_WINDOW_S": "0.2",
     }
     worker = subprocess.Popen(

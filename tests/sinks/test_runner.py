@@ -43,7 +43,7 @@ def _run_until(runner: SinkRunner, done: Callable[[], bool], timeout: float = 60
 
 
 def _committed(settings: Settings, topic: str) -> int:
-    c = Consumer(settings.kafka.consumer_config(settings.veille.sink_group, "probe"))
+    c = Consumer(settings.kafka.consumer_config(settings.sink.group, "probe"))
     try:
         parts = [TopicPartition(topic, p) for p in range(settings.kafka.partitions)]
         return sum(max(tp.offset, 0) for tp in c.committed(parts, timeout=10))

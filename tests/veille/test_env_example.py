@@ -8,7 +8,7 @@ import re
 
 from factories import REPO
 
-from veille.settings import ClickHouseSettings, KafkaSettings, VeilleSettings, XSettings
+from veille.settings import COMPONENTS
 
 # The line that opens the docker compose section; everything after it is compose-only.
 COMPOSE_SECTION = "# === docker compose only"
@@ -29,7 +29,7 @@ def test_env_example_lists_every_setting() -> None:
     settings_part, _ = _sections()
     listed = set(_names(settings_part))
     expected = set()
-    for cls in (KafkaSettings, ClickHouseSettings, XSettings, VeilleSettings):
+    for cls in COMPONENTS:
         prefix = cls.model_config["env_prefix"]
         expected |= {f"{prefix}{name}".upper() for name in cls.model_fields}
     assert listed == expected

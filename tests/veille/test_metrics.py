@@ -32,7 +32,7 @@ from sinks.writer import ClickHouseSink
 from veille import metrics
 from veille.kafka import Producer, ensure_topics
 from veille.models import DeadLetter
-from veille.settings import Settings, VeilleSettings, XSettings
+from veille.settings import MetricsSettings, Settings, VeilleSettings, XSettings
 from veille.watch import parse_watch
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
@@ -334,7 +334,7 @@ def test_process_worker_serves_its_batches_and_lag(settings: Settings, tmp_path:
             for name in type(k).model_fields
             if "topic" in name
         },
-        "VEILLE_PROCESS_GROUP": settings.veille.process_group,
+        "VEILLE_PROCESS_GROUP": settings.process.group,
         "VEILLE_PROCESS_BATCH_WINDOW_S": "0.2",
         "VEILLE_METRICS_PORT": str(port),
     }
@@ -380,16 +380,16 @@ def test_process_worker_serves_its_batches_and_lag(settings: Settings, tmp_path:
 def test_metrics_are_off_by_default_and_a_taken_port_does_not_stop_a_stage(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    assert VeilleSettings().metrics_port == 0
-    assert metrics.serve(VeilleSettings()) is None
+    assert MetricsSettings().port == 0
+    assert metrics.serve(MetricsSettings()) is None
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
         with caplog.at_level(logging.ERROR, logger="veille.metrics"):
-            assert metrics.serve(VeilleSettings(metrics_port=port)) is None
+            assert metrics.serve(MetricsSettings(port=port)) is None
     assert f"cannot listen on 127.0.0.1:{port}" in caplog.text
-    served = metrics.serve(VeilleSettings(metrics_port=_free_port()))
+    served = metrics.serve(MetricsSettings(port=_free_port()))
     assert served is not None
     try:
         with urllib.request.urlopen(served.url, timeout=10) as r:
@@ -424,7 +424,7 @@ def test_veille_up_gives_each_stage_its_own_port(
             self.pid = 0
 
     monkeypatch.setattr("pipeline.supervisor.subprocess.Popen", Popen)
-    settings.veille = settings.veille.model_copy(update={"metrics_port": 9400})
+    settings.metrics = settings.metrics.model_copy(update={"port": 9400})
     pipeline = Pipeline(settings, UpOptions(workers=2))
     pipeline.run_dir.mkdir(parents=True)
     pipeline._env = {"VEILLE_METRICS_PORT": "9400"}

@@ -3,8 +3,16 @@
 from __future__ import annotations
 
 import pytest
+from pydantic import SecretStr
 
-from veille.settings import ClickHouseSettings, KafkaSettings, Settings, XSettings
+from veille.settings import (
+    COMPONENTS,
+    ClickHouseSettings,
+    KafkaSettings,
+    Settings,
+    VeilleSettings,
+    XSettings,
+)
 
 
 def test_secrets_are_not_in_reprs(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -29,3 +37,57 @@ def test_producer_is_durable_and_stage_needs_a_broker() -> None:
     with pytest.raises(ValueError, match="KAFKA_BOOTSTRAP_SERVERS"):
         KafkaSettings(bootstrap_servers=None).servers  # noqa: B018
     assert ClickHouseSettings().database == "veille"
+
+
+def test_each_component_reads_its_own_prefix(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("VEILLE_DATA_DIR", "/tmp/veille-data")
+    monkeypatch.setenv("VEILLE_SINK_BATCH_ROWS", "123")
+    monkeypatch.setenv("VEILLE_SINK_GROUP", "my-sink")
+    monkeypatch.setenv("VEILLE_PROCESS_GROUP", "my-process")
+    monkeypatch.setenv("VEILLE_PROCESS_BATCH_SIZE", "77")
+    monkeypatch.setenv("VEILLE_SENTIMENT_BACKEND", "accurate")
+    monkeypatch.setenv("VEILLE_SENTIMENT_BATCH_SIZE", "8")
+    monkeypatch.setenv("VEILLE_ALERT_MIN_VOLUME", "5")
+    monkeypatch.setenv("VEILLE_COMPLIANCE_INTERVAL_H", "0")
+    monkeypatch.setenv("VEILLE_METRICS_PORT", "9464")
+    s = Settings()
+    assert str(s.veille.data_dir) == "/tmp/veille-data"
+    assert s.veille.clickhouse_path() == s.veille.data_dir / "clickhouse"
+    assert (s.sink.batch_rows, s.sink.group) == (123, "my-sink")
+    assert (s.process.group, s.process.batch_size) == ("my-process", 77)
+    assert (s.sentiment.backend, s.sentiment.batch_size) == ("accurate", 8)
+    assert s.alert.min_volume == 5 and s.compliance.interval_h == 0
+    assert s.metrics.port == 9464 and s.metrics.addr == "127.0.0.1"
+    # the batch size of the sink is not the processors', nor the sentiment model's
+    assert s.process.batch_size != s.sink.batch_rows != s.sentiment.batch_size
+
+
+def test_every_variable_belongs_to_one_component() -> None:
+    names = [
+        f"{cls.model_config['env_prefix']}{field}".upper()
+        for cls in COMPONENTS
+        for field in cls.model_fields
+    ]
+    assert len(names) == len(set(names))
+    assert {"VEILLE_SINK_BATCH_ROWS", "VEILLE_ALERT_WEBHOOK_URL", "VEILLE_DATA_DIR"} <= set(names)
+    assert set(VeilleSettings.model_fields) == {"data_dir", "watch_file", "log_level"}
+
+
+def test_the_webhook_url_is_a_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("VEILLE_ALERT_WEBHOOK_URL", "https://hooks.example/T0/s3cret")
+    s = Settings()
+    assert isinstance(s.alert.webhook_url, SecretStr)
+    assert "s3cret" not in repr(s) + str(s.alert) + str(s.alert.model_dump())
+    assert s.alert.webhook_url.get_secret_value().endswith("/s3cret")
+
+
+def test_all_topics_are_every_topic_setting() -> None:
+    assert KafkaSettings().all_topics() == [
+        "tweets.raw",
+        "tweets.enriched",
+        "tweets.dlq",
+        "veille.alerts",
+        "x.accounts",
+        "x.usage",
+        "veille.observations",
+    ]
