@@ -21,7 +21,8 @@ counter (unique within a run).
 
 Modules: `scenarios` (the plans), `timeline` (plans dated for a configuration), `source` (the
 `Source`), `generator` (the clock and background traffic), `events` (the events' posts and the
-care desk), `text` and `payload` (writing and serialising a post), `population` (the users).
+care desk), `text` and `payload` (writing and serialising a post), `population` (the users),
+`phrases` (each language's and the events' phrases, read from the data files under `data/`).
 """
 
 from ingest.synthetic.posts import SyntheticPost

@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
-from ingest.synthetic.event_phrases import CRISIS_TAGS, PRODUCTS
+from ingest.synthetic.phrases import event_phrases
 from ingest.synthetic.population import CARE_HINTS, TWEPOCH_MS, ascii_word
 from ingest.synthetic.scenarios import (
     DAILY_PROFILE,
@@ -282,7 +282,8 @@ def _event(
         share = _entry_share(cfg, mix)
         per_minute = plan.volume * share * volume
         details = {"factor": plan.volume, "brand_per_minute": share * volume}
-        tags = [CRISIS_TAGS["all"]] + [CRISIS_TAGS[lang] for lang in languages]
+        crisis_tags = event_phrases().crisis_tags
+        tags = [crisis_tags["all"]] + [crisis_tags[lang] for lang in languages]
         terms = tuple(dict.fromkeys(t.format(w=word) for t in tags))
         description = f"an outage of {name}: outraged posts, {plan.volume:g}x its usual volume"
     elif plan.kind == "impersonation":
@@ -398,7 +399,7 @@ def _product(cfg: WatchConfig, word: str, seed: int) -> tuple[str, str]:
     for topic in cfg.topics.values():
         known |= {fold(k.lstrip("#")) for kws in topic.keywords.values() for k in kws}
     rng = random.Random(f"veille-trend-{seed}")
-    products = list(PRODUCTS)
+    products = list(event_phrases().products)
     rng.shuffle(products)
     for p in products:
         if fold(word + p) not in known and fold(p) not in known:
