@@ -11,12 +11,13 @@ from itertools import islice
 from typing import ClassVar
 
 from ingest.base import Source, SourceRecord
+from ingest.synthetic.builder import build_info
 from ingest.synthetic.generator import Generator
 from ingest.synthetic.phrases import LANGUAGES, phrases
 from ingest.synthetic.population import TWEPOCH_MS
 from ingest.synthetic.posts import SyntheticPost
 from ingest.synthetic.scenarios import DEFAULT_VOLUME, SCENARIOS
-from ingest.synthetic.timeline import CareLedger, ScenarioInfo, build_info, default_start
+from ingest.synthetic.timeline import CareLedger, ScenarioInfo, default_start
 from veille.watch import WatchConfig
 
 logger = logging.getLogger(__name__)
