@@ -19,9 +19,12 @@ answered and unanswered posts. Reproducible: one seed, start time, scenario and 
 same bytes, post for post. Post ids are snowflakes made of the event time, the seed and a
 counter (unique within a run).
 
-Modules: `scenarios` (the plans), `timeline` (plans dated for a configuration), `source` (the
-`Source`), `generator` (the clock and background traffic), `events` (the events' posts and the
-care desk), `text` and `payload` (writing and serialising a post), `population` (the users).
+Modules: `scenarios` (the plans), `timeline` (plans dated for a configuration: the events,
+their rates, the care ledger), `builder` (dating a plan for a configuration), `lookalike` (the
+impostor's account), `source` (the `Source`), `generator` (the clock and background traffic),
+`events` (the events' posts and the care desk), `text` and `payload` (writing and serialising a
+post), `population` (the users), `phrases` (each language's and the events' phrases, read from
+the data files under `data/`).
 """
 
 from ingest.synthetic.posts import SyntheticPost

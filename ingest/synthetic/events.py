@@ -16,8 +16,8 @@ import string
 from collections import deque
 from datetime import UTC, datetime
 
-from ingest.synthetic.event_phrases import CRISIS_TAGS
 from ingest.synthetic.payload import Payloads
+from ingest.synthetic.phrases import event_phrases
 from ingest.synthetic.population import TWEPOCH_MS, User
 from ingest.synthetic.posts import Entry, Extra, Recent, SyntheticPost
 from ingest.synthetic.scenarios import EventKind, Style
@@ -133,7 +133,9 @@ class Events(Payloads):
         author = self._pick(self.population.authors[lang])
         tag = None
         if r() < 0.85:
-            tag = (p.crisis_tag if r() < 0.6 else CRISIS_TAGS["all"]).format(w=self.word)
+            tag = (p.crisis_tag if r() < 0.6 else event_phrases().crisis_tags["all"]).format(
+                w=self.word
+            )
         body, extra = self._text(
             lang, "complaint", self.target, template=self._pick(p.crisis), tag=tag
         )

@@ -18,6 +18,7 @@ from collections import deque
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
+from ingest.synthetic.builder import brand_word
 from ingest.synthetic.events import CareDesk, Events
 from ingest.synthetic.population import TWEPOCH_MS, Population, iso, lottery, rule_item
 from ingest.synthetic.posts import Entry, Extra, Recent, SyntheticPost
@@ -28,13 +29,7 @@ from ingest.synthetic.text import (
     topic_annotations,
     topic_keywords,
 )
-from ingest.synthetic.timeline import (
-    CareLedger,
-    ScenarioInfo,
-    background_rate,
-    brand_word,
-    event_rate,
-)
+from ingest.synthetic.timeline import CareLedger, ScenarioInfo, background_rate, event_rate
 from veille.models import EntryKind, Sentiment
 from veille.watch import WatchConfig, WatchMatcher, rule_tag
 

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 from pydantic_core import to_json
 
-from ingest.synthetic_phrases import PHRASES
+from ingest.synthetic.phrases import phrases
 from veille.text import fold
 from veille.watch import WatchConfig
 
@@ -99,7 +99,7 @@ class Population:
                 self._official(rng, handle, entry.name)
         self.media: dict[str, list[User]] = {}
         for lang in languages:
-            self.media[lang] = [self._media(rng, lang, h, n) for h, n in PHRASES[lang]["media"]]
+            self.media[lang] = [self._media(rng, lang, h, n) for h, n in phrases()[lang]["media"]]
         weights = [(lang, lang_weights.get(lang, 0.0) or 0.05) for lang in languages]
         langs = lottery(weights)
         authors: dict[str, list[tuple[User, float]]] = {lang: [] for lang in languages}
@@ -186,7 +186,7 @@ class Population:
             return self.by_handle[handle.lower()]
         created = datetime(2009, 6, 1, tzinfo=UTC) + timedelta(days=rng.randrange(3000))
         followers = int(rng.lognormvariate(11.0, 1.0))
-        p = PHRASES[lang]
+        p = phrases()[lang]
         return self._add(
             rng,
             handle,
@@ -201,7 +201,7 @@ class Population:
         )
 
     def _person(self, rng: random.Random, lang: str) -> User:
-        p = PHRASES[lang]
+        p = phrases()[lang]
         first, last = rng.choice(p["first"]), rng.choice(p["last"])
         f, la = ascii_word(first), ascii_word(last)
         pattern = rng.random()

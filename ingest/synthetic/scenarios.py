@@ -4,8 +4,8 @@ A `Scenario` is a background `Mix` (the proportions of kinds, styles, languages 
 of ordinary traffic; it may change with event time through `Scenario.mix_at`) and a tuple of
 `EventPlan`s: extra traffic (a crisis burst, an impostor's replies, a wave of questions to the
 official accounts, an emerging hashtag) placed at offsets from the scenario's start. The
-offsets and intensities here are the plan; `ingest.synthetic.timeline` turns a plan into dated
-events about a given watch configuration (`ScenarioInfo`).
+offsets and intensities here are the plan; `ingest.synthetic.builder` turns a plan into dated
+events about a given watch configuration (`ingest.synthetic.timeline.ScenarioInfo`).
 
 Traffic volume is counted in event time (posts per simulated minute) and follows
 `DAILY_PROFILE`, the same shape every day: quiet at night, busy from late morning to evening.

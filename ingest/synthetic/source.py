@@ -11,18 +11,17 @@ from itertools import islice
 from typing import ClassVar
 
 from ingest.base import Source, SourceRecord
+from ingest.synthetic.builder import build_info
 from ingest.synthetic.generator import Generator
+from ingest.synthetic.phrases import LANGUAGES, phrases
 from ingest.synthetic.population import TWEPOCH_MS
 from ingest.synthetic.posts import SyntheticPost
 from ingest.synthetic.scenarios import DEFAULT_VOLUME, SCENARIOS
-from ingest.synthetic.timeline import CareLedger, ScenarioInfo, build_info, default_start
-from ingest.synthetic_phrases import PHRASES
+from ingest.synthetic.timeline import CareLedger, ScenarioInfo, default_start
 from veille.watch import WatchConfig
 
 logger = logging.getLogger(__name__)
 
-LANGUAGES: tuple[str, ...] = tuple(PHRASES)
-"""The languages the generator can write."""
 DEFAULT_NOISE = 0.08
 
 _MAX_LAG_S = 1.0  # a paced source that falls further behind forgets the backlog
@@ -86,7 +85,7 @@ class SyntheticSource(Source):
         if start_time is not None and start_time.timestamp() * 1000 < TWEPOCH_MS:
             raise ValueError("start_time must be after 2010-11-04, when X post ids begin")
         wanted = watch.languages or LANGUAGES
-        languages = tuple(lang for lang in wanted if lang in PHRASES)
+        languages = tuple(lang for lang in wanted if lang in phrases())
         if not languages:
             raise ValueError(
                 f"the synthetic source writes {', '.join(LANGUAGES)}; "
@@ -100,7 +99,7 @@ class SyntheticSource(Source):
         self.start_time = start_time or default_start()
         self.scenario = SCENARIOS[scenario]
         self.languages = languages
-        self.skipped_languages = tuple(lang for lang in wanted if lang not in PHRASES)
+        self.skipped_languages = tuple(lang for lang in wanted if lang not in phrases())
         self.info = build_info(
             watch, self.scenario, languages, seed, self.start_time, volume, noise
         )

@@ -12,7 +12,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple, TypeVar
 
-from ingest.synthetic import event_phrases
+from ingest.synthetic.phrases import event_phrases, phrases
 from ingest.synthetic.population import (
     ALNUM,
     CARE_HINTS,
@@ -23,7 +23,6 @@ from ingest.synthetic.population import (
 )
 from ingest.synthetic.posts import Entry, Extra
 from ingest.synthetic.scenarios import Mix, Style
-from ingest.synthetic_phrases import PHRASES
 from veille.models import Sentiment
 from veille.text import fold
 from veille.watch import ALL_LANGUAGES, WatchConfig, WatchMatcher, rule_tag
@@ -56,7 +55,7 @@ class Lang:
     """One language's phrases, each with the watch topics its fixed words already match."""
 
     def __init__(self, lang: str, matcher: WatchMatcher) -> None:
-        p = PHRASES[lang]
+        p = phrases()[lang]
 
         def topics(text: str) -> frozenset[str]:
             return frozenset(matcher.match_topics(fold(_FIELD_RE.sub(" | ", text)), lang))
@@ -86,13 +85,14 @@ class Lang:
             key: [t for t in self.templates[key] if "a" in t.fields] or self.templates[key]
             for key in ("question", "complaint", "request")
         }
-        events = lang if lang in event_phrases.CRISIS else "en"
-        self.crisis = templates(event_phrases.CRISIS[events])
-        self.phish = templates(event_phrases.PHISH[events])
+        ev = event_phrases()
+        events = lang if lang in ev.crisis else "en"
+        self.crisis = templates(ev.crisis[events])
+        self.phish = templates(ev.phish[events])
         self.trend: list[tuple[Style, Tmpl]] = [
-            (style, _template(t, topics(t))) for style, t in event_phrases.TREND[events]
+            (style, _template(t, topics(t))) for style, t in ev.trend[events]
         ]
-        self.crisis_tag = event_phrases.CRISIS_TAGS.get(lang, event_phrases.CRISIS_TAGS["all"])
+        self.crisis_tag = ev.crisis_tags.get(lang, ev.crisis_tags["all"])
         self.slots: dict[str, list[_Frag]] = {
             key: [(t, topics(t)) for t in p[key]]
             for key in (

@@ -1,36 +1,24 @@
 """What a scenario does, when, to whom: the dated events of one run, known before it starts.
 
-`build_info` turns a `Scenario`'s plan into a `ScenarioInfo` for a watch configuration, a
-seed and a start time: the background traffic (posts per simulated minute, with its daily
-cycle and noise) and each event's simulated start and end, target brand, distinctive terms and,
-for impersonation, the look-alike account. The generator reads the same object, so what it
-reports is what it does. `CareLedger` is the one piece of ground truth known only as posts are
-generated: which posts to official accounts were answered, and by which reply.
+`ScenarioInfo` is a `Scenario`'s plan dated for a watch configuration, a seed and a start time
+(`ingest.synthetic.builder.build_info` makes it): the background traffic (posts per simulated
+minute, with its daily cycle and noise) and each event's simulated start and end, target brand,
+distinctive terms and, for impersonation, the look-alike account. The generator reads the same
+object, so what it reports is what it does. `CareLedger` is the one piece of ground truth known
+only as posts are generated: which posts to official accounts were answered, and by which reply.
 """
 
 from __future__ import annotations
 
 import math
 import random
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
-from ingest.synthetic.event_phrases import CRISIS_TAGS, PRODUCTS
-from ingest.synthetic.population import CARE_HINTS, TWEPOCH_MS, ascii_word
-from ingest.synthetic.scenarios import (
-    DAILY_PROFILE,
-    NOISE_BLOCK_S,
-    EventKind,
-    EventPlan,
-    Mix,
-    Scenario,
-)
-from veille.text import fold
-from veille.watch import WatchConfig, WatchEntry
+from ingest.synthetic.scenarios import NOISE_BLOCK_S, EventKind
 
 CARE_ANSWER_RATE: Mapping[str, float] = {
     "question": 0.75,
@@ -204,206 +192,6 @@ def _noise(seed: int, sd: float, t: float) -> float:
 @lru_cache(maxsize=256)
 def _gauss(seed: int, block: int) -> float:
     return random.Random(f"veille-noise-{seed}-{block}").gauss(0.0, 1.0)
-
-
-# --- building a timeline --------------------------------------------------------------------
-
-
-def target_entry(cfg: WatchConfig) -> WatchEntry | None:
-    """The entry events are about: the first brand, else the first entry of any kind."""
-    if cfg.brands:
-        return cfg.brands[0]
-    entries = cfg.entries()
-    return entries[0][1] if entries else None
-
-
-def care_account(accounts: Sequence[str]) -> str | None:
-    """The account that answers customers: the first with a care-like name, else the last."""
-    if not accounts:
-        return None
-    return next((a for a in accounts if any(h in a.lower() for h in CARE_HINTS)), accounts[-1])
-
-
-def brand_word(cfg: WatchConfig) -> str:
-    """The short name hashtags are made of: the target entry's first word ("Acme Energy" ->
-    "Acme"), else the first topic's."""
-    entry = target_entry(cfg)
-    name = entry.name if entry else next(iter(cfg.topics), "Brand")
-    for word in re.findall(r"\w+", name):
-        ascii_ = ascii_word(word)
-        if ascii_:
-            return ascii_[:1].upper() + ascii_[1:]
-    return "Brand"
-
-
-def build_info(
-    cfg: WatchConfig,
-    scenario: Scenario,
-    languages: Sequence[str],
-    seed: int,
-    start: datetime,
-    volume: float,
-    noise: float,
-) -> ScenarioInfo:
-    """The dated timeline of `scenario` for this configuration. Raises ValueError when the
-    configuration lacks what an event needs (a brand with official accounts, for impersonation
-    and care; an entry, for a crisis)."""
-    events = tuple(
-        _event(cfg, scenario.mix, plan, languages, seed, start, volume) for plan in scenario.events
-    )
-    return ScenarioInfo(
-        scenario.name, scenario.description, start, seed, volume, noise, DAILY_PROFILE, events
-    )
-
-
-def _event(
-    cfg: WatchConfig,
-    mix: Mix,
-    plan: EventPlan,
-    languages: Sequence[str],
-    seed: int,
-    start: datetime,
-    volume: float,
-) -> ScenarioEvent:
-    entry = target_entry(cfg)
-    at = start + timedelta(seconds=plan.start_s)
-    end = None if plan.duration_s is None else at + timedelta(seconds=plan.duration_s)
-    full = at + timedelta(seconds=plan.ramp_s)
-    fade = end - timedelta(seconds=plan.fade_s) if end is not None and plan.fade_s else None
-    word = brand_word(cfg)
-    name = entry.name if entry else ""
-    per_minute = plan.volume * volume
-    terms: tuple[str, ...] = ()
-    account = None
-    details: dict[str, Any] = {}
-    if plan.kind in ("crisis", "impersonation", "care") and entry is None:
-        raise ValueError(f"a {plan.kind} scenario needs a brand in the watch configuration")
-    if plan.kind == "crisis":
-        share = _entry_share(cfg, mix)
-        per_minute = plan.volume * share * volume
-        details = {"factor": plan.volume, "brand_per_minute": share * volume}
-        tags = [CRISIS_TAGS["all"]] + [CRISIS_TAGS[lang] for lang in languages]
-        terms = tuple(dict.fromkeys(t.format(w=word) for t in tags))
-        description = f"an outage of {name}: outraged posts, {plan.volume:g}x its usual volume"
-    elif plan.kind == "impersonation":
-        assert entry is not None
-        handle = care_account(entry.accounts)
-        if handle is None:
-            raise ValueError("an impersonation scenario needs a brand with an official account")
-        account = _lookalike(cfg, entry, handle, seed, at)
-        description = (
-            f"@{account.username} imitates @{handle}: replies to customers who complained to "
-            f"{name}, asking for personal details by DM"
-        )
-    elif plan.kind == "care":
-        if not any(e.accounts for _, e in cfg.entries()):
-            raise ValueError("a care scenario needs an entry with an official account")
-        details = {
-            "answer_rate": dict(CARE_ANSWER_RATE),
-            "answer_rate_other": CARE_ANSWER_OTHER,
-            "delay_median_s": CARE_DELAY_MEDIAN_S,
-            "delay_range_s": list(CARE_DELAY_RANGE_S),
-            "office_hours_utc": list(CARE_OFFICE_HOURS),
-        }
-        description = "a wave of questions and complaints to the official accounts"
-    else:
-        tag, term = _product(cfg, word, seed)
-        terms = (tag, term)
-        description = f"an emerging hashtag, {tag}: {term}, new, talked about more and more"
-    return ScenarioEvent(
-        plan.kind, description, name, at, end, full, fade, per_minute, terms, account, details
-    )
-
-
-def _entry_share(cfg: WatchConfig, mix: Mix) -> float:
-    """The share of background posts chosen to be about the target entry."""
-    entries = cfg.entries()
-    if not entries:
-        return 1.0
-    kind = entries[0][0] if not cfg.brands else "brand"
-    weights = {k: mix.entry_kinds.get(k, 0.0) for k, _ in entries}
-    total = sum(weights.values()) or 1.0
-    same = sum(1 for k, _ in entries if k == kind)
-    return weights[kind] / total / same if weights[kind] else 1.0 / len(entries)
-
-
-_SUBSTITUTIONS = (("o", "0"), ("l", "I"), ("l", "1"), ("i", "l"), ("m", "rn"), ("O", "0"))
-_ADDED = ("support", "help", "official", "helpdesk", "care", "team", "hq", "service")
-
-
-def _confuse(text: str, rng: random.Random) -> str:
-    """`text` with one character swapped for a look-alike (o/0, l/I, l/1, i/l, m/rn)."""
-    spots = [(i, new, len(old)) for old, new in _SUBSTITUTIONS for i in _find_all(text, old)]
-    if not spots:
-        return text
-    i, new, width = rng.choice(spots)
-    return text[:i] + new + text[i + width :]
-
-
-def _display(word: str) -> str:
-    """A handle word as a name shows it: "hq" -> "HQ", "supp0rt" -> "Supp0rt"."""
-    return word.upper() if len(word) < 3 else word[:1].upper() + word[1:]
-
-
-def _find_all(text: str, sub: str) -> list[int]:
-    return [m.start() for m in re.finditer(re.escape(sub), text)]
-
-
-def _lookalike(
-    cfg: WatchConfig, entry: WatchEntry, handle: str, seed: int, at: datetime
-) -> LookalikeAccount:
-    rng = random.Random(f"veille-lookalike-{seed}")
-    taken = {fold(a) for _, e in cfg.entries() for a in e.accounts}
-    stem = entry.accounts[0].split("_")[0] if entry.accounts else handle
-    care = any(h in handle.lower() for h in CARE_HINTS)
-    official_name = f"{entry.name} Care" if care else entry.name
-    words = [w for w in _ADDED if len(stem) + 1 + len(w) <= 15] or list(_ADDED)
-    for _ in range(50):
-        strategy = rng.random()
-        word = rng.choice(words)
-        if strategy < 0.35:  # one swapped character: acrne_care, "Acrne Care"
-            username = _confuse(handle, rng)
-            name = _confuse(official_name, rng)
-        elif strategy < 0.7:  # an added word with a swapped character: acme_supp0rt
-            shown = _confuse(word, rng)
-            username = f"{stem[: 14 - len(word)]}_{shown}"
-            name = f"{entry.name} {_display(shown)}"
-        else:  # a swapped character and an added word: 0rbital_help
-            username = f"{_confuse(stem, rng)[: 14 - len(word)]}_{word}"
-            name = _confuse(f"{entry.name} {_display(word)}", rng)
-        username = username[:15]
-        if fold(username) not in taken and re.fullmatch(r"\w{1,15}", username):
-            break
-    else:  # nothing to swap and every word taken: a suffix always works
-        username = f"{handle[:11]}_{rng.randrange(100, 1000)}"
-        name = official_name
-    created = at - timedelta(days=rng.uniform(2.0, 9.0))
-    ms = int(created.timestamp() * 1000) - TWEPOCH_MS
-    return LookalikeAccount(
-        id=str((ms << 22) | rng.getrandbits(22)),
-        username=username,
-        name=name[:50],
-        imitates=handle,
-        created_at=created.replace(microsecond=0),
-        followers_count=rng.randrange(3, 90),
-        following_count=rng.randrange(40, 700),
-        tweet_count=rng.randrange(6, 80),
-        description=f"{entry.name} customer support 24/7. DM us for refunds and account help.",
-    )
-
-
-def _product(cfg: WatchConfig, word: str, seed: int) -> tuple[str, str]:
-    """A new product hashtag and name, absent from everything the background writes."""
-    known = {fold(t.lstrip("#")) for _, e in cfg.entries() for t in e.terms()}
-    for topic in cfg.topics.values():
-        known |= {fold(k.lstrip("#")) for kws in topic.keywords.values() for k in kws}
-    rng = random.Random(f"veille-trend-{seed}")
-    products = list(PRODUCTS)
-    rng.shuffle(products)
-    for p in products:
-        if fold(word + p) not in known and fold(p) not in known:
-            return f"#{word}{p}", f"{word} {p}"
-    return f"#{word}Next{seed % 1000}", f"{word} Next"
 
 
 @dataclass

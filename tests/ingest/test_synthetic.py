@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
+import tomllib
 from collections import Counter
 from datetime import UTC, datetime, timedelta
+from fnmatch import fnmatch
 from importlib import resources
 from itertools import islice
 from pathlib import Path
@@ -17,7 +20,7 @@ import pytest
 import ingest
 from ingest import synthetic
 from ingest.base import Source
-from ingest.synthetic import SyntheticPost, SyntheticSource
+from ingest.synthetic import SyntheticPost, SyntheticSource, phrases
 from veille.models import Post, parse_stream_payload
 from veille.text import fold
 from veille.watch import WatchConfig, WatchMatcher, load_watch, parse_watch
@@ -243,8 +246,8 @@ def test_author_population_is_heavy_tailed(parsed: list[Post]) -> None:
 
 def test_uses_the_config_not_a_company_it_knows() -> None:
     package = Path(synthetic.__file__).parent
-    modules = [*package.glob("*.py"), package.parent / "synthetic_phrases.py"]
-    assert len(modules) > 5
+    modules = [*package.glob("*.py"), *package.glob("data/**/*.json")]
+    assert len(modules) > 10 and package / "data" / "phrases" / "fr.json" in modules
     for module in modules:
         assert "orbital" not in module.read_text(encoding="utf-8").lower(), module
     cfg = parse_watch(
@@ -283,6 +286,55 @@ def test_long_posts_use_note_tweet(generated: list[SyntheticPost], parsed: list[
     for g, p in long:
         data = json.loads(g.payload)["data"]
         assert len(data["text"]) <= 280 < len(p.text) == len(data["note_tweet"]["text"])
+
+
+# --- phrases --------------------------------------------------------------------------------
+
+# the fields a template fills from the entry, the post or the event rather than from a list
+NON_LIST_FIELDS = {"b", "a", "o", "m", "u", "sig", "num", "pct", "year", "kw", "Kw", "p", "tag"}
+
+
+def test_phrases_are_package_data_read_once() -> None:
+    langs = phrases.phrases()
+    assert phrases.phrases() is langs and phrases.event_phrases() is phrases.event_phrases()
+    assert tuple(langs) == phrases.LANGUAGES == synthetic.LANGUAGES == ("fr", "en", "es", "de")
+    folder = resources.files("ingest.synthetic") / "data" / "phrases"
+    assert sorted(e.name for e in folder.iterdir()) == sorted(f"{x}.json" for x in langs)
+    # every file is shipped in the package (setuptools package-data globs)
+    shipped = tomllib.loads((Path(ingest.__file__).parents[1] / "pyproject.toml").read_text())
+    globs = shipped["tool"]["setuptools"]["package-data"]["ingest.synthetic"]
+    package = Path(synthetic.__file__).parent
+    for path in (package / "data").rglob("*"):
+        if path.is_file():
+            name = path.relative_to(package).as_posix()
+            assert any(fnmatch(name, g) for g in globs), f"{name} is not package data"
+
+
+def test_every_language_has_the_same_kinds_of_phrase_and_known_fields() -> None:
+    langs = phrases.phrases()
+    events = phrases.event_phrases()
+    kinds = set(langs["en"])
+    assert {"question", "complaint", "praise", "media", "first", "last", "bio"} <= kinds
+    for lang, p in langs.items():
+        assert set(p) == kinds, lang
+        assert all(isinstance(v, tuple) and v for v in p.values()), lang
+        assert all(isinstance(h, str) and isinstance(n, str) for h, n in p["media"])
+        templates = [t for k, v in p.items() if k != "media" for t in v]
+        templates += [
+            *events.crisis[lang],
+            *events.phish[lang],
+            *(t for _, t in events.trend[lang]),
+        ]
+        fields = {f for t in templates for f in re.findall(r"\{(\w+)\}", t)}
+        assert fields <= kinds | NON_LIST_FIELDS, (lang, fields - kinds - NON_LIST_FIELDS)
+        assert "{w}" in events.crisis_tags[lang]
+    assert "{w}" in events.crisis_tags["all"] and len(events.products) > 4
+    assert {style for t in events.trend.values() for style, _ in t} <= {
+        "news",
+        "question",
+        "praise",
+        "chatter",
+    }
 
 
 # --- options --------------------------------------------------------------------------------
