@@ -1,4 +1,5 @@
-"""Small builders of valid posts for tests (X payloads, parsed posts, enriched posts)."""
+"""Small builders of valid posts for tests (X payloads, parsed posts, enriched posts), shared
+examples (texts of obvious sentiment) and stand-ins (a transformers tokenizer and model)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,10 @@ import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
+
+import numpy as np
 
 from veille.models import EnrichedPost, Post, parse_stream_payload
 
@@ -125,3 +129,37 @@ OBVIOUS_SENTIMENT = [
     ("Adoro questo, grazie mille!", "it", "positive"),
     ("Que merda, péssimo atendimento", "pt", "negative"),
 ]
+
+
+# A stand-in for a transformers tokenizer and sequence-classification model, following the call
+# conventions the `transformer` sentiment backend relies on: the tokenizer is called on a batch
+# with padding and truncation, the model on its output, which has `.logits`; `config.id2label`
+# names the outputs. The logits favour the label a keyword of the text names (else neutral).
+STAND_IN_WORDS = {"awful": "negative", "fine": "neutral", "great": "positive"}
+
+
+class StandInTokenizer:
+    def __init__(self) -> None:
+        self.batches: list[list[str]] = []
+
+    def __call__(self, texts: list[str], **kwargs: Any) -> dict[str, Any]:
+        assert kwargs["padding"] and kwargs["truncation"] and kwargs["max_length"] > 0
+        self.batches.append(list(texts))
+        return {"texts": list(texts)}
+
+
+class StandInModel:
+    """Logits favour the label a keyword of the text names (else neutral), in id2label order."""
+
+    def __init__(self, id2label: dict[int, str]) -> None:
+        self.config = SimpleNamespace(id2label=id2label)
+        self.by_name = {name.lower()[:3]: i for i, name in id2label.items()}
+
+    def __call__(self, texts: list[str]) -> SimpleNamespace:
+        logits = np.zeros((len(texts), 3))
+        logits[:, self.by_name["neu"]] = 1.0  # no keyword: neutral
+        for row, text in enumerate(texts):
+            for word, label in STAND_IN_WORDS.items():
+                if word in text:
+                    logits[row, self.by_name[label[:3]]] = 3.0
+        return SimpleNamespace(logits=logits)

@@ -32,7 +32,7 @@ def bench_enrich(
     from pipeline.bench import enrich as bench
 
     cfg = watch_config(settings(watch=watch))
-    with errors(NotImplementedError, FileNotFoundError):
+    with errors(FileNotFoundError):
         result = bench.run(cfg, posts=posts, batch=batch, accurate_posts=accurate_posts)
     table = Table(
         "stage",

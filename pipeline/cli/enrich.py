@@ -52,7 +52,7 @@ def enrich(
 
     s = settings(watch=watch)
     enricher = Enricher(watch_config(s), sentiment or s.sentiment.backend)
-    with errors(FileNotFoundError, ValueError, NotImplementedError, ModelFileError):
+    with errors(FileNotFoundError, ValueError, ModelFileError):
         enricher.load()
         fh = file.open(encoding="utf-8", errors="replace") if file else sys.stdin
         try:

@@ -201,7 +201,7 @@ def process(
     status = StatusFile(status_file, "process")
     s.veille.data_dir.mkdir(parents=True, exist_ok=True)
     enricher = Enricher(watch_config(s), sentiment or s.sentiment.backend)
-    with errors(FileNotFoundError, ValueError, NotImplementedError, ModelFileError):
+    with errors(FileNotFoundError, ValueError, ModelFileError):
         enricher.load()
     app = create_app(s)
     feed = AlertFeed(s, enricher.watch)

@@ -33,7 +33,7 @@ def train_sentiment(
         Path | None,
         typer.Option(
             help="model file to write [default: the shipped "
-            "processors/enrich/models/sentiment-<backend>.npz]"
+            "processors/enrich/weights/sentiment-<backend>.npz]"
         ),
     ] = None,
     c: Annotated[
@@ -64,9 +64,8 @@ def train_sentiment(
 
     Example: veille train sentiment --backend accurate --fit-on train --out /tmp/acc.npz
     """
-    from processors.enrich.accurate import DEFAULT_ACCURATE_MODEL
     from processors.enrich.linear import ModelFileError
-    from processors.enrich.sentiment import DEFAULT_FAST_MODEL
+    from processors.enrich.sentiment import DEFAULT_ACCURATE_MODEL, DEFAULT_FAST_MODEL
     from processors.enrich.train import (
         ACCURATE_C_GRID,
         FAST_C_GRID,
@@ -112,14 +111,18 @@ def eval_sentiment(
 
     Example: veille eval sentiment --split val --sentiment accurate --model /tmp/acc.npz
     """
-    from processors.enrich.accurate import AccurateSentiment
     from processors.enrich.linear import ModelFileError
-    from processors.enrich.sentiment import FastSentiment, SentimentBackend, get_backend
+    from processors.enrich.sentiment import (
+        AccurateSentiment,
+        FastSentiment,
+        SentimentBackend,
+        get_backend,
+    )
     from processors.enrich.train import evaluate
 
     if split not in ("train", "val"):
         raise typer.BadParameter("split must be train or val", param_hint="--split")
-    with errors(FileNotFoundError, ValueError, NotImplementedError, ModelFileError):
+    with errors(FileNotFoundError, ValueError, ModelFileError):
         backend: SentimentBackend = get_backend(sentiment)  # type: ignore[arg-type]
         if model is not None:
             backend = AccurateSentiment(model) if sentiment == "accurate" else FastSentiment(model)

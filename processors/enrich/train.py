@@ -46,7 +46,11 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
-from .accurate import (
+from .features import FeatureConfig, HashingFeaturizer, SparseCounts
+from .language import LanguageDetector
+from .linear import LinearModel, term_values
+from .sentiment import DEFAULT_FAST_MODEL, LABELS, FastSentiment, SentimentBackend
+from .sentiment.accurate import (
     DEFAULT_ACCURATE_MODEL,
     AccurateModel,
     AccurateSentiment,
@@ -54,10 +58,6 @@ from .accurate import (
     Encoder,
     file_digest,
 )
-from .features import FeatureConfig, HashingFeaturizer, SparseCounts
-from .language import LanguageDetector
-from .linear import LinearModel, term_values
-from .sentiment import DEFAULT_FAST_MODEL, LABELS, FastSentiment, SentimentBackend
 
 __all__ = [
     "FOLDER_LANGS",

@@ -1,26 +1,27 @@
-"""processors.enrich.accurate (+ its training in train.py): the shipped accurate backend."""
+"""processors.enrich.sentiment.accurate (+ its training in train.py): the shipped accurate backend.
+
+What every backend promises is checked on this one too, in test_sentiment.py.
+"""
 
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
 import pytest
-from factories import OBVIOUS_SENTIMENT
 
-from processors.enrich.accurate import (
+from processors.enrich.features import FeatureConfig
+from processors.enrich.linear import ModelFileError
+from processors.enrich.sentiment import DEFAULT_FAST_MODEL, LABELS
+from processors.enrich.sentiment.accurate import (
     DEFAULT_ACCURATE_MODEL,
     AccurateModel,
     AccurateSentiment,
     E5Encoder,
 )
-from processors.enrich.features import FeatureConfig
-from processors.enrich.linear import ModelFileError
-from processors.enrich.sentiment import LABELS, SentimentBackend, SentimentResult, get_backend
 from processors.enrich.train import embed_cached, train_accurate, train_fast
 
 
@@ -31,78 +32,14 @@ def accurate() -> AccurateSentiment:
     return backend
 
 
-OBVIOUS = [
-    *OBVIOUS_SENTIMENT,
-    ("أنا سعيد جدا، شكرا لكم على هذه الخدمة الرائعة", "ar", "positive"),
-    ("yeh movie bahut bekar hai, time waste", "hi", "negative"),
-]
-
-
 def test_shipped_model_is_small_and_loads(accurate: AccurateSentiment) -> None:
     assert DEFAULT_ACCURATE_MODEL.is_file()
     assert DEFAULT_ACCURATE_MODEL.stat().st_size < 100 * 2**10
     assert accurate.model.labels == LABELS
     assert accurate.model.meta["val_macro_f1"]["mean"] >= 63
-    assert isinstance(accurate, SentimentBackend)
-    backend = get_backend("accurate")
-    assert backend.name == "accurate" and isinstance(backend, AccurateSentiment)
 
 
-def test_obvious_examples(accurate: AccurateSentiment) -> None:
-    results = accurate.predict([t for t, _, _ in OBVIOUS], [lang for _, lang, _ in OBVIOUS])
-    assert [r.label for r in results] == [label for _, _, label in OBVIOUS]
-    for result, (_, _, label) in zip(results, OBVIOUS, strict=True):
-        assert (result.score > 0) == (label == "positive")
-
-
-def test_results_are_consistent_and_in_range(accurate: AccurateSentiment) -> None:
-    texts = [t for t, _, _ in OBVIOUS] + ["Le train part à 8h", "😡😡😡", "❤️❤️"]
-    langs = [lang for _, lang, _ in OBVIOUS] + ["fr", "und", "und"]
-    probs = accurate.predict_proba(texts, langs)
-    assert np.allclose(probs.sum(axis=1), 1.0)
-    for result, p in zip(accurate.predict(texts, langs), probs, strict=True):
-        assert isinstance(result, SentimentResult)
-        assert result.label in LABELS
-        assert -1.0 <= result.score <= 1.0
-        assert 1 / 3 - 1e-9 <= result.confidence <= 1.0
-        assert math.isclose(result.score, p[2] - p[0], abs_tol=1e-9)
-        assert math.isclose(result.confidence, p.max(), abs_tol=1e-9)
-        assert result.label == LABELS[int(p.argmax())]
-
-
-def test_batch_order_is_preserved(accurate: AccurateSentiment) -> None:
-    texts = [t for t, _, _ in OBVIOUS]
-    langs = [lang for _, lang, _ in OBVIOUS]
-    batch = accurate.predict(texts, langs)
-    reversed_batch = accurate.predict(texts[::-1], langs[::-1])[::-1]
-    one_by_one = [accurate.predict([t], [lang])[0] for t, lang in zip(texts, langs, strict=True)]
-    for a, b, c in zip(batch, reversed_batch, one_by_one, strict=True):
-        assert a.label == b.label == c.label
-        assert math.isclose(a.score, b.score, abs_tol=1e-5)
-        assert math.isclose(a.score, c.score, abs_tol=1e-5)
-
-
-def test_odd_inputs_do_not_raise(accurate: AccurateSentiment) -> None:
-    texts = ["", "   ", "\n", "@user", "http://t.co/x", "!!!", "a" * 25_000]
-    texts += ["bad \ud800 surrogate", "\x00\x01", "ﷺ ﷽", "x"]
-    langs = ["und", "", "fr", "en", "xx", "es", "en", "en", "de", "ar", "zz-ZZ"]
-    results = accurate.predict(texts, langs)
-    assert len(results) == len(texts)
-    assert all(r.label in LABELS for r in results)
-    assert accurate.predict([], []) == []
-    with pytest.raises(ValueError):
-        accurate.predict(["a", "b"], ["en"])
-
-
-def test_missing_or_bad_model_file_is_a_clear_error(tmp_path: Path) -> None:
-    with pytest.raises(ModelFileError, match=r"absent\.npz"):
-        AccurateSentiment(tmp_path / "absent.npz").load()
-    (tmp_path / "junk.npz").write_bytes(b"not a model")
-    with pytest.raises(ModelFileError, match=r"junk\.npz"):
-        AccurateSentiment(tmp_path / "junk.npz").load()
-    # a fast model file is not an accurate one
-    from processors.enrich.sentiment import DEFAULT_FAST_MODEL
-
+def test_a_fast_model_file_is_not_an_accurate_one() -> None:
     with pytest.raises(ModelFileError, match="format"):
         AccurateModel.load(DEFAULT_FAST_MODEL)
 
@@ -180,6 +117,6 @@ def test_train_accurate_is_reproducible_and_caches(
     embed_cached(encoder, ["something else"], cache)
     assert encoder.embedded == 121
     # stacked on another fast model than the one it was trained with: said in the log
-    with caplog.at_level(logging.WARNING, logger="processors.enrich.accurate"):
+    with caplog.at_level(logging.WARNING, logger="processors.enrich.sentiment.accurate"):
         AccurateSentiment(tmp_path / "c.npz").load()
     assert "stacked on another fast model" in caplog.text

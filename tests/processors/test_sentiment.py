@@ -1,64 +1,121 @@
-"""processors.enrich.sentiment (+ features, linear, train): the shipped fast model and its tools."""
+"""processors.enrich.sentiment: the contract every backend keeps, checked on each, and the registry.
+
+Every test taking `backend` runs on the shipped `fast` and `accurate` backends and on the
+`transformer` backend around a stand-in model (tests/factories.py); a backend's own behaviour is
+tested in its own file (test_fast.py, test_accurate.py, test_transformer.py).
+"""
 
 from __future__ import annotations
 
+import logging
 import math
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pytest
-from factories import OBVIOUS_SENTIMENT
+from factories import OBVIOUS_SENTIMENT, StandInModel, StandInTokenizer
 
-from processors.enrich.features import FeatureConfig, HashingFeaturizer, normalize
-from processors.enrich.linear import LinearModel, ModelFileError
 from processors.enrich.sentiment import (
-    DEFAULT_FAST_MODEL,
+    BACKEND_NAMES,
     LABELS,
+    AccurateSentiment,
     FastSentiment,
+    ModelFileError,
     SentimentBackend,
     SentimentResult,
+    TransformerSentiment,
     get_backend,
 )
-from processors.enrich.train import (
-    default_data_dir,
-    evaluate,
-    load_split,
-    macro_f1,
-    train_fast,
-)
+
+# Texts of obvious sentiment beyond the shared ones that the accurate backend also gets right.
+OBVIOUS_ACCURATE = [
+    *OBVIOUS_SENTIMENT,
+    ("أنا سعيد جدا، شكرا لكم على هذه الخدمة الرائعة", "ar", "positive"),
+    ("yeh movie bahut bekar hai, time waste", "hi", "negative"),
+]
+ODD_TEXTS = ["", "   ", "\n", "@user", "http://t.co/x", "!!!", "a" * 25_000]
+ODD_TEXTS += ["bad \ud800 surrogate", "\x00\x01", "ﷺ ﷽", "x"]
+ODD_LANGS = ["und", "", "fr", "en", "xx", "es", "en", "en", "de", "ar", "zz-ZZ"]
+MODULES = ("base", "registry", "fast", "accurate", "transformer")
+
+
+@dataclass(frozen=True)
+class Case:
+    """A backend under test and what its contract checks expect of it."""
+
+    name: str
+    build: Callable[[], SentimentBackend]
+    obvious: list[tuple[str, str, str]]
+    """Texts it must get right (language, label); the stand-in model knows keywords only."""
+    tolerance: float
+    """How far a post's score may move with the batch it is scored in."""
+    exact_reversal: bool
+    """Whether a reversed batch gives exactly the reversed results."""
+    from_file: Callable[[Path], SentimentBackend] | None = None
+    """The backend reading its model from a given file (None: it has no model file)."""
+
+
+def _stand_in() -> TransformerSentiment:
+    model = StandInModel({0: "Positive", 1: "negative", 2: "NEUTRAL"})
+    return TransformerSentiment.from_parts(StandInTokenizer(), model, batch_size=2)
+
+
+CASES = [
+    Case("fast", FastSentiment, OBVIOUS_SENTIMENT, 1e-6, True, FastSentiment),
+    Case("accurate", AccurateSentiment, OBVIOUS_ACCURATE, 1e-5, False, AccurateSentiment),
+    Case(
+        "transformer",
+        _stand_in,
+        [("great phone", "en", "positive"), ("awful service", "en", "negative")],
+        1e-9,
+        True,
+    ),
+]
+
+
+@pytest.fixture(scope="module", params=CASES, ids=[c.name for c in CASES])
+def case(request: pytest.FixtureRequest) -> Case:
+    c: Case = request.param
+    return c
 
 
 @pytest.fixture(scope="module")
-def fast() -> FastSentiment:
-    backend = FastSentiment()
-    backend.load()
-    return backend
+def backend(case: Case) -> Iterator[SentimentBackend]:
+    loaded = case.build()
+    loaded.load()
+    yield loaded
 
 
-OBVIOUS = OBVIOUS_SENTIMENT
+def _texts(examples: list[tuple[str, str, str]]) -> tuple[list[str], list[str]]:
+    return [t for t, _, _ in examples], [lang for _, lang, _ in examples]
 
 
-def test_shipped_model_is_small_and_loads(fast: FastSentiment) -> None:
-    assert DEFAULT_FAST_MODEL.is_file()
-    assert DEFAULT_FAST_MODEL.stat().st_size < 15 * 2**20
-    assert fast.model.labels == LABELS
-    assert isinstance(fast, SentimentBackend)
-    assert get_backend("fast").name == "fast"
+def test_is_a_backend_by_its_name(case: Case, backend: SentimentBackend) -> None:
+    assert isinstance(backend, SentimentBackend)
+    assert backend.name == case.name
+    named = get_backend(case.name)  # type: ignore[arg-type]
+    assert named.name == case.name and isinstance(named, type(backend))
 
 
-def test_obvious_examples(fast: FastSentiment) -> None:
-    results = fast.predict([t for t, _, _ in OBVIOUS], [lang for _, lang, _ in OBVIOUS])
-    assert [r.label for r in results] == [label for _, _, label in OBVIOUS]
-    for result, (_, _, label) in zip(results, OBVIOUS, strict=True):
+def test_obvious_examples(case: Case, backend: SentimentBackend) -> None:
+    results = backend.predict(*_texts(case.obvious))
+    assert [r.label for r in results] == [label for _, _, label in case.obvious]
+    for result, (_, _, label) in zip(results, case.obvious, strict=True):
         assert (result.score > 0) == (label == "positive")
 
 
-def test_results_are_consistent_and_in_range(fast: FastSentiment) -> None:
-    texts = [t for t, _, _ in OBVIOUS] + ["Le train part à 8h", "😡😡😡", "❤️❤️"]
-    langs = [lang for _, lang, _ in OBVIOUS] + ["fr", "und", "und"]
-    probs = fast.predict_proba(texts, langs)
+def test_results_are_consistent_and_in_range(case: Case, backend: SentimentBackend) -> None:
+    texts, langs = _texts(case.obvious)
+    texts += ["Le train part à 8h", "😡😡😡", "❤️❤️"]
+    langs += ["fr", "und", "und"]
+    probs = backend.predict_proba(texts, langs)
+    assert probs.shape == (len(texts), len(LABELS))
     assert np.allclose(probs.sum(axis=1), 1.0)
-    for result, p in zip(fast.predict(texts, langs), probs, strict=True):
+    for result, p in zip(backend.predict(texts, langs), probs, strict=True):
         assert isinstance(result, SentimentResult)
         assert result.label in LABELS
         assert -1.0 <= result.score <= 1.0
@@ -68,143 +125,93 @@ def test_results_are_consistent_and_in_range(fast: FastSentiment) -> None:
         assert result.label == LABELS[int(p.argmax())]
 
 
-def test_batch_order_is_preserved(fast: FastSentiment) -> None:
-    texts = [t for t, _, _ in OBVIOUS]
-    langs = [lang for _, lang, _ in OBVIOUS]
-    batch = fast.predict(texts, langs)
-    assert fast.predict(texts[::-1], langs[::-1]) == batch[::-1]
-    one_by_one = [fast.predict([t], [lang])[0] for t, lang in zip(texts, langs, strict=True)]
-    for a, b in zip(batch, one_by_one, strict=True):
-        assert a.label == b.label
-        assert math.isclose(a.score, b.score, abs_tol=1e-6)
+def test_batch_order_is_preserved(case: Case, backend: SentimentBackend) -> None:
+    texts, langs = _texts(case.obvious)
+    batch = backend.predict(texts, langs)
+    reversed_batch = backend.predict(texts[::-1], langs[::-1])[::-1]
+    if case.exact_reversal:
+        assert reversed_batch == batch
+    one_by_one = [backend.predict([t], [lang])[0] for t, lang in zip(texts, langs, strict=True)]
+    for a, b, c in zip(batch, reversed_batch, one_by_one, strict=True):
+        assert a.label == b.label == c.label
+        assert math.isclose(a.score, b.score, abs_tol=case.tolerance)
+        assert math.isclose(a.score, c.score, abs_tol=case.tolerance)
 
 
-def test_odd_inputs_do_not_raise(fast: FastSentiment) -> None:
-    texts = [
-        "",
-        "   ",
-        "\n",
-        "@user",
-        "http://t.co/x",
-        "!!!",
-        "a" * 25_000,
-        "bad \ud800 surrogate",
-        "\x00\x01",
-        "ﷺ ﷽",
-        "x",
-    ]
-    results = fast.predict(
-        texts, ["und", "", "fr", "en", "xx", "es", "en", "en", "de", "ar", "zz-ZZ"]
-    )
-    assert len(results) == len(texts)
-    assert results[0].label == "neutral"  # nothing to go on: the prior, which is neutral
-    assert fast.predict([], []) == []
+def test_odd_inputs_do_not_raise(backend: SentimentBackend) -> None:
+    results = backend.predict(ODD_TEXTS, ODD_LANGS)
+    assert len(results) == len(ODD_TEXTS)
+    assert all(r.label in LABELS for r in results)
+
+
+def test_empty_batch_and_length_mismatch(backend: SentimentBackend) -> None:
+    assert backend.predict([], []) == []
+    assert backend.predict_proba([], []).shape == (0, len(LABELS))
     with pytest.raises(ValueError):
-        fast.predict(["a", "b"], ["en"])
+        backend.predict(["a", "b"], ["en"])
+    with pytest.raises(ValueError):
+        backend.predict(["a"], [])
 
 
-def test_backends_by_name() -> None:
-    from processors.enrich.accurate import AccurateSentiment
+@pytest.mark.parametrize("case", [c for c in CASES if c.from_file], ids=lambda c: c.name)
+def test_missing_or_bad_model_file_is_a_clear_error(case: Case, tmp_path: Path) -> None:
+    assert case.from_file is not None
+    with pytest.raises(ModelFileError, match=r"absent\.npz"):
+        case.from_file(tmp_path / "absent.npz").load()
+    (tmp_path / "junk.npz").write_bytes(b"not a model")
+    with pytest.raises(ModelFileError, match=r"junk\.npz"):
+        case.from_file(tmp_path / "junk.npz").load()
 
-    assert isinstance(get_backend("fast"), FastSentiment)
-    assert isinstance(get_backend("accurate"), AccurateSentiment)
+
+def test_registry_names_every_backend_and_refuses_others() -> None:
+    assert BACKEND_NAMES == ("fast", "accurate", "transformer")
+    assert {c.name for c in CASES} == set(BACKEND_NAMES)
     with pytest.raises(ValueError, match="nope"):
         get_backend("nope")  # type: ignore[arg-type]
 
 
-def test_missing_model_file_is_a_clear_error(tmp_path: Path) -> None:
-    backend = FastSentiment(tmp_path / "absent.npz")
-    with pytest.raises(ModelFileError, match=r"absent\.npz"):
-        backend.load()
-    (tmp_path / "junk.npz").write_bytes(b"not a model")
-    with pytest.raises(ModelFileError):
-        FastSentiment(tmp_path / "junk.npz").load()
+class Counting(SentimentBackend[str]):
+    """The smallest backend: counts its loads; every post is neutral."""
+
+    name = "counting"
+
+    def __init__(self) -> None:
+        self.loads = 0
+
+    def _load(self) -> str:
+        self.loads += 1
+        return "model"
+
+    def _source(self) -> str:
+        return "path=memory"
+
+    def _proba(self, model: str, texts: list[str], langs: list[str]) -> np.ndarray:
+        assert model == "model" and texts
+        return np.tile([0.25, 0.5, 0.25], (len(texts), 1))
 
 
-def test_normalize() -> None:
-    assert (
-        normalize("RT @Orbital_care: C'EST NUUUUL!!!! 👍🏽 http://t.co/x &amp; 2024")
-        == "rt @user : c ' est nuul ! ! 👍 http & 0000"
+def test_the_model_loads_once_and_only_when_needed(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="processors.enrich.sentiment.base")
+    backend = Counting()
+    assert backend.predict([], []) == [] and backend.loads == 0  # an empty batch loads nothing
+    assert backend.predict(["a"], ["en"]) == [SentimentResult("neutral", 0.0, 0.5)]
+    backend.load()
+    assert backend.model == "model" and backend.loads == 1
+    assert "sentiment model loaded backend=counting path=memory elapsed_s=" in caplog.text
+    assert caplog.text.count("sentiment model loaded") == 1
+    fresh = Counting()
+    assert fresh.model == "model" and fresh.loads == 1
+    with pytest.raises(TypeError):
+        SentimentBackend()  # type: ignore[abstract]
+
+
+@pytest.mark.parametrize("module", MODULES)
+def test_each_module_imports_first_without_a_cycle(module: str) -> None:
+    name = f"processors.enrich.sentiment.{module}"
+    proc = subprocess.run(
+        [sys.executable, "-c", f"import importlib; importlib.import_module({name!r})"],
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
-    assert normalize("") == ""
-
-
-def test_features_are_deterministic_and_batch_independent() -> None:
-    featurizer = HashingFeaturizer(FeatureConfig(n_bits=18))
-    alone = featurizer.counts(["ab cd"], ["fr"])
-    batch = featurizer.counts(["zz", "ab cd", ""], ["en", "fr", "und"])
-    row = slice(batch.indptr[1], batch.indptr[2])
-    assert alone.indices.tolist() == batch.indices[row].tolist()
-    # " ab cd ": 6 bigrams, 4 trigrams, 2 four-grams, 2 words, 1 word bigram, 1 bias; twice (fr)
-    assert alone.counts.sum() == 2 * 16
-    # the empty post has its bias feature only (its language has no copies)
-    assert batch.indptr[3] - batch.indptr[2] == 1
-    # fixed values: the shipped model depends on them, whatever PYTHONHASHSEED is
-    assert featurizer.counts(["ok"], ["fr"]).indices.tolist() == [
-        10712,
-        12614,
-        29245,
-        35887,
-        58151,
-        66692,
-        77259,
-        94508,
-        153099,
-        174647,
-        185706,
-        217010,
-        221456,
-        223810,
-        229457,
-        242747,
-    ]
-
-
-def test_macro_f1() -> None:
-    truth = np.array([0, 1, 2, 0, 1, 2])
-    assert macro_f1(truth, truth) == 100.0
-    assert macro_f1(truth, np.array([0, 0, 0, 0, 0, 0])) == pytest.approx(100 * (0.5 / 3))
-
-
-def _tiny_dataset(root: Path) -> Path:
-    rng = np.random.default_rng(0)
-    words = {
-        0: ["nul", "horrible", "hate", "bad"],
-        1: ["train", "today", "meeting", "at"],
-        2: ["love", "great", "merci", "super"],
-    }
-    for folder in ("english", "french"):
-        for split, n in (("train", 60), ("val", 15)):
-            labels = [i % 3 for i in range(n)]
-            texts = [" ".join(rng.choice(words[y], 3)) for y in labels]
-            (root / folder).mkdir(parents=True, exist_ok=True)
-            texts[0] = '"say \\u201chi\\u201d ""now"""'
-            (root / folder / f"{split}_text.txt").write_text("\n".join(texts) + "\n")
-            (root / folder / f"{split}_labels.txt").write_text("\n".join(map(str, labels)) + "\n")
-    return root
-
-
-def test_train_fast_is_reproducible(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    data = _tiny_dataset(tmp_path / "xlmt")
-    split = load_split(data, "train")
-    assert split.texts[0] == 'say “hi” "now"'
-    assert len(split.texts) == 120 and set(split.langs) == {"en", "fr"}
-    monkeypatch.setenv("VEILLE_XLMT_DIR", str(data))
-    assert default_data_dir() == data
-    config = FeatureConfig(n_bits=16)
-    first = train_fast(None, tmp_path / "a.npz", seed=0, config=config, c_grid=(1.0, 3.0))
-    train_fast(data, tmp_path / "b.npz", seed=0, config=config, c_grid=(1.0, 3.0))
-    assert set(first["val"]) == {"en", "fr", "mean"}
-    assert first["val"]["mean"] > 80
-    a, b = LinearModel.load(tmp_path / "a.npz"), LinearModel.load(tmp_path / "b.npz")
-    assert np.array_equal(a.coef, b.coef) and np.array_equal(a.weight, b.weight)
-    assert evaluate(FastSentiment(tmp_path / "a.npz"), data) == first["val"]
-
-
-def test_shipped_model_quality_on_val(fast: FastSentiment) -> None:
-    data_dir = default_data_dir()
-    if not (data_dir / "english" / "val_text.txt").is_file():
-        pytest.skip(f"XLM-T data not found at {data_dir}")
-    scores = evaluate(fast, data_dir, "val")
-    assert scores["mean"] == pytest.approx(fast.model.meta["val_macro_f1"]["mean"], abs=0.05)
-    assert scores["mean"] > 55.0
+    assert proc.returncode == 0, proc.stderr

