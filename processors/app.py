@@ -1,5 +1,10 @@
 """The Faust application: one App, configured from settings, bound to loopback only.
 
+`create_app` makes the App with no agents; `processors.worker.build` declares the agents on it
+(the whole topology, in one place). Where veille departs from Faust's own Kafka clients (the
+consumer's fetch wait, the agents' confluent-kafka output producer) is said in
+`processors.kafka_overrides`.
+
 Delivery is at-least-once (Faust's `exactly_once` needs a transactional aiokafka producer that
 the local broker does not support); storage is idempotent, so a reprocessed post counts once.
 """
@@ -12,6 +17,7 @@ from typing import Any
 
 import faust
 
+from processors.kafka_overrides import limit_fetch_wait
 from veille.settings import Settings
 
 
@@ -35,31 +41,12 @@ def _credentials(settings: Settings) -> Any:
     )
 
 
-def _limit_fetch_wait(max_wait_ms: int) -> None:
-    """Faust creates its aiokafka consumer with `fetch_max_wait_ms=1500`, hard-coded: a fetch
-    may then hold records back up to 1.5 s, which is most of the pipeline's latency. Cap it
-    (idempotent; this process runs one Faust app)."""
-    import aiokafka
-
-    base = aiokafka.AIOKafkaConsumer
-    if getattr(base, "_veille_capped", False):
-        return
-
-    class CappedConsumer(base):  # type: ignore[misc, valid-type]
-        _veille_capped = True
-
-        def __init__(self, *args: Any, **kwargs: Any) -> None:
-            kwargs["fetch_max_wait_ms"] = min(kwargs.get("fetch_max_wait_ms", 500), max_wait_ms)
-            super().__init__(*args, **kwargs)
-
-    aiokafka.AIOKafkaConsumer = CappedConsumer
-
-
 def create_app(settings: Settings) -> faust.App:
-    """A Faust App for veille's processors (no agents yet: domains register theirs)."""
+    """A Faust App for veille's processors, with no agents yet (`processors.worker.build` declares
+    them); caps the aiokafka consumers' fetch wait (`processors.kafka_overrides`)."""
     k = settings.kafka
     v = settings.veille
-    _limit_fetch_wait(k.fetch_wait_max_ms)
+    limit_fetch_wait(k.fetch_wait_max_ms)
     return faust.App(
         settings.process.group,
         broker=k.faust_broker(),

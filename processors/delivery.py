@@ -5,7 +5,7 @@ settings' durable configuration; C-speed, where Faust's own producer costs a fut
 per record) and waits, off the event loop, until every delivery is confirmed. If Kafka keeps
 refusing after `attempts` tries it exits the worker at once, without acknowledging: the batch is
 read again after a restart (at-least-once; storage is idempotent), rather than acknowledged and
-lost.
+lost. Why the agents bypass Faust's own producer: `processors.kafka_overrides`.
 """
 
 from __future__ import annotations

@@ -28,39 +28,24 @@ chDB allows one process per directory: the results are read only after every sta
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
-import signal
-import subprocess
-import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from pipeline.bench.procfs import CpuUse, PeakRss, status_kb
+from pipeline.bench.phases import TOPIC_FIELDS, BenchError, make_phase, run_pipeline
+from pipeline.bench.procfs import PeakRss, status_kb
+from pipeline.bench.references import run_naive_faust, run_passthrough
 from pipeline.embedded import LocalBroker
-from pipeline.supervisor import Pipeline, UpOptions
+from pipeline.supervisor import UpOptions
 from veille.settings import Settings
 
-TOPIC_FIELDS = (
-    "raw_topic",
-    "enriched_topic",
-    "dlq_topic",
-    "alerts_topic",
-    "accounts_topic",
-    "usage_topic",
-    "observations_topic",
-)
-
-
-class BenchError(RuntimeError):
-    """A phase of the benchmark failed; the message says which and why (with log tails)."""
+__all__ = ["TOPIC_FIELDS", "BenchError", "E2EOptions", "make_phase", "query_results", "run"]
 
 
 @dataclass
@@ -83,262 +68,6 @@ class E2EOptions:
             raise ValueError("--rate-latency and --latency-seconds must be positive")
         if self.data_dir is not None and self.data_dir.exists() and any(self.data_dir.iterdir()):
             raise ValueError(f"--data-dir {self.data_dir} is not empty")
-
-
-@dataclass
-class Phase:
-    """One pipeline run's settings, and the environment its stage processes read them from."""
-
-    name: str
-    settings: Settings
-    env: dict[str, str]
-
-    @property
-    def database(self) -> str:
-        return self.settings.clickhouse.database
-
-
-def make_phase(base: Settings, name: str, bootstrap: str, data_dir: Path) -> Phase:
-    """Settings of a run on its own topics, consumer groups and database (`bench_<name>`)."""
-    topics = {f: f"bench.{name}.{getattr(base.kafka, f)}" for f in TOPIC_FIELDS}
-    kafka = base.kafka.model_copy(update={"bootstrap_servers": bootstrap, **topics})
-    veille = base.veille.model_copy(update={"data_dir": data_dir})
-    process = base.process.model_copy(update={"group": f"bench-{name}-process"})
-    sink = base.sink.model_copy(update={"group": f"bench-{name}-sink"})
-    compliance = base.compliance.model_copy(update={"interval_h": 0.0})
-    clickhouse = base.clickhouse.model_copy(update={"url": None, "database": f"bench_{name}"})
-    env = {
-        "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
-        **{f"KAFKA_{f.upper()}": v for f, v in topics.items()},
-        "VEILLE_PROCESS_GROUP": process.group,
-        "VEILLE_SINK_GROUP": sink.group,
-        "VEILLE_COMPLIANCE_INTERVAL_H": "0",
-        "CLICKHOUSE_URL": "",  # always chDB under the data directory
-        "CLICKHOUSE_DATABASE": clickhouse.database,
-    }
-    return Phase(
-        name,
-        Settings(
-            kafka,
-            clickhouse,
-            base.x,
-            veille,
-            sentiment=base.sentiment,
-            process=process,
-            sink=sink,
-            alert=base.alert,
-            compliance=compliance,
-            metrics=base.metrics,
-        ),
-        env,
-    )
-
-
-@contextmanager
-def environ(env: dict[str, str]) -> Iterator[None]:
-    """`os.environ` updated with `env` inside the block (stage processes inherit it)."""
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    try:
-        yield
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-
-
-def wait_groups_stable(
-    settings: Settings,
-    groups: list[str],
-    timeout: float,
-    check: Callable[[], None],
-    settle: float = 1.0,
-) -> float:
-    """Wait until every group has been Stable (partitions assigned) for `settle` seconds in a
-    row (a worker that joins late would make its group rebalance); seconds waited.
-
-    `check` is called between tries (it raises when a stage died). Raises `BenchError` after
-    `timeout` seconds.
-    """
-    from confluent_kafka import ConsumerGroupState
-    from confluent_kafka.admin import AdminClient
-
-    admin = AdminClient({**settings.kafka.admin_config(), "log_level": 3})
-    started = time.monotonic()
-    stable_since: float | None = None
-    states: dict[str, Any] = {}
-    while time.monotonic() - started < timeout:
-        check()
-        states = {}
-        try:
-            for group, fut in admin.describe_consumer_groups(groups).items():
-                states[group] = fut.result(timeout=5).state
-        except Exception as e:  # the broker may not know a group that has not joined yet
-            states["error"] = repr(e)
-        now = time.monotonic()
-        if all(states.get(g) == ConsumerGroupState.STABLE for g in groups):
-            stable_since = stable_since or now
-            if now - stable_since >= settle:
-                return stable_since - started
-        else:
-            stable_since = None
-        time.sleep(0.2)
-    raise BenchError(f"consumer groups not stable after {timeout:.0f}s: {states}")
-
-
-class WarmPipeline(Pipeline):
-    """`Pipeline` that spawns the ingest stage only once the processor's and the sink's
-    consumer groups are stable, so that the source's first posts do not wait for a join;
-    it samples the peak memory of its stages (and the broker's) and their CPU use from then.
-    """
-
-    def __init__(self, settings: Settings, options: UpOptions, broker_pid: int | None) -> None:
-        super().__init__(settings, options)
-        self.broker_pid = broker_pid
-        self.groups_ready_s = 0.0
-        self.rss = PeakRss()
-        self.cpu = CpuUse()
-
-    def pids(self) -> dict[str, int]:
-        """The stages alive now, and the broker."""
-        pids = {n: st.proc.pid for n, st in self.stages.items() if st.alive()}
-        if self.broker_pid is not None:
-            pids["broker"] = self.broker_pid
-        return pids
-
-    def sample(self, _: Pipeline | None = None) -> None:
-        pids = self.pids()
-        self.rss.sample(pids)
-        self.cpu.sample(pids)
-
-    def _spawn(self, name: str, *args: Any, **kwargs: Any) -> None:
-        if name == "ingest":
-            s = self.settings
-            self.groups_ready_s = wait_groups_stable(
-                s, [s.process.group, s.sink.group], 120.0, self.check
-            )
-            self.cpu.start(self.pids())
-            self.started_at = time.monotonic()
-        super()._spawn(name, *args, **kwargs)
-
-
-@dataclass
-class PipelineRun:
-    summary: dict[str, Any]
-    rss: PeakRss
-    cpu_s: dict[str, float]
-    groups_ready_s: float
-    seconds: float
-    workers: int
-
-
-def run_pipeline(phase: Phase, options: UpOptions, broker_pid: int | None) -> PipelineRun:
-    """Start, run until the source ends, drain, stop; stages' logs end in `run-<name>/`."""
-    started = time.monotonic()
-    with environ(phase.env):
-        p = WarmPipeline(phase.settings, options, broker_pid)
-        try:
-            p.start()
-            p.run(on_tick=p.sample, tick=0.2)
-            p.stop_ingest()
-            drained = p.drain(on_tick=p.sample)
-            p.sample()
-            p.stop()
-        except BaseException as e:  # KeyboardInterrupt too: the stages run in their own sessions
-            p.stop()
-            if isinstance(e, Exception):
-                raise BenchError(f"{phase.name} run failed: {e}") from e
-            raise
-    summary = p.summary()
-    run_dir = phase.settings.veille.data_dir / "run"
-    if run_dir.exists():
-        run_dir.rename(run_dir.with_name(f"run-{phase.name}"))
-    if not drained or not summary.get("complete"):
-        raise BenchError(f"{phase.name} run did not complete: {summary}")
-    workers = int(getattr(p, "workers", 1))
-    return PipelineRun(
-        summary, p.rss, p.cpu.seconds(), p.groups_ready_s, time.monotonic() - started, workers
-    )
-
-
-def _child_env(phase: Phase) -> dict[str, str]:
-    return {**os.environ, **phase.env}
-
-
-def run_passthrough(phase: Phase, count: int, log_dir: Path) -> dict[str, Any]:
-    """The pass-through reference over the `count` raw posts of `phase`, in its own process."""
-    from veille.kafka import ensure_topics
-
-    k = phase.settings.kafka
-    out = f"bench.passthrough.{k.raw_topic}"
-    ensure_topics(k, [out])
-    cmd = [
-        sys.executable,
-        "-m",
-        "pipeline.bench.passthrough",
-        *("--source", k.raw_topic, "--out", out, "--group", "bench-passthrough"),
-        *("--count", str(count), "--timeout", str(120 + count / 1000)),
-    ]
-    proc = subprocess.run(
-        cmd, env=_child_env(phase), capture_output=True, text=True, timeout=180 + count / 1000
-    )
-    (log_dir / "passthrough.log").write_text(proc.stderr)
-    if proc.returncode != 0:
-        raise BenchError(f"pass-through reference failed:\n{proc.stderr[-2000:]}")
-    result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
-    return result
-
-
-def run_naive_faust(
-    phase: Phase, count: int, log_dir: Path, sentiment: str | None
-) -> dict[str, Any]:
-    """The naive Faust reference over the first `count` raw posts of `phase`, in its own
-    worker process, stopped (SIGTERM, then SIGKILL) once it has written its result."""
-    from veille.kafka import ensure_topics
-
-    k = phase.settings.kafka
-    out = f"bench.naive.{k.enriched_topic}"
-    ensure_topics(k, [out])
-    result_path = log_dir / "naive_faust.json"
-    cmd = [
-        sys.executable,
-        "-m",
-        "pipeline.bench.naive_faust",
-        *("--source", k.raw_topic, "--out", out, "--group", "bench-naive-faust"),
-        *("--count", str(count), "--result", str(result_path)),
-        *(("--sentiment", sentiment) if sentiment else ()),
-    ]
-    log_path = log_dir / "naive_faust.log"
-    with open(log_path, "ab") as log:
-        proc = subprocess.Popen(
-            cmd,
-            env=_child_env(phase),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-    try:
-        deadline = time.monotonic() + 120 + count / 20
-        while not result_path.exists():
-            if proc.poll() is not None:
-                tail = log_path.read_text(errors="replace")[-2000:]
-                raise BenchError(f"naive Faust reference exited ({proc.returncode}):\n{tail}")
-            if time.monotonic() > deadline:
-                raise BenchError(f"naive Faust reference: no result after {count} posts in time")
-            time.sleep(0.1)
-        result: dict[str, Any] = json.loads(result_path.read_text())
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-    return result
 
 
 def query_results(data_dir: Path, throughput_db: str, latency_db: str) -> dict[str, Any]:

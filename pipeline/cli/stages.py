@@ -186,14 +186,9 @@ def process(
 
     Example: KAFKA_BOOTSTRAP_SERVERS=localhost:9092 veille process
     """
-    import faust
-
-    from processors.alerts.agent import AlertFeed
-    from processors.alerts.agent import register as register_alerts
-    from processors.app import create_app, lag
-    from processors.enrich.agent import register
     from processors.enrich.enricher import Enricher
     from processors.enrich.linear import ModelFileError
+    from processors.worker import build, run
 
     s = settings(data_dir=data_dir, watch=watch)
     with errors(ValueError):
@@ -203,26 +198,11 @@ def process(
     enricher = Enricher(watch_config(s), sentiment or s.sentiment.backend)
     with errors(FileNotFoundError, ValueError, ModelFileError):
         enricher.load()
-    app = create_app(s)
-    feed = AlertFeed(s, enricher.watch)
-    register(app, s, enricher, status, feed=feed.records)
-    register_alerts(app, s, feed, status)
-    monitor = app.monitor  # made now, in this thread; read by the metrics server
-    topics = {s.kafka.raw_topic, s.kafka.observations_topic}
-    metrics.watch_process(status, lambda: lag(monitor, topics), feed.counters)
+    topology = build(s, enricher, status)
+    # the lag reader takes the App's monitor now, in this thread; the metrics server reads it
+    metrics.watch_process(status, topology.lag_reader(), topology.counters)
     metrics.serve(s.metrics)
-    level = logging.getLevelName(logging.getLogger().level).lower()
-    worker = faust.Worker(
-        app,
-        loglevel="warn" if level == "warning" else level[:4],
-        quiet=True,
-        redirect_stdouts=False,
-        override_logging=False,
-    )
-    try:
-        worker.execute_from_commandline()
-    finally:
-        status.set_state("stopped")
+    run(topology)
 
 
 def sink(

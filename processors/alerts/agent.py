@@ -2,9 +2,10 @@
 
 - `AlertFeed` is called by the enrich agent on each batch it enriched (the posts are in memory
   there: reading them back from the enriched topic would cost a second consumption and parse):
-  it checks each author for impersonation and makes one observation per (post, watch entry),
-  keyed by the entry for the observations topic, so that all of an entry's observations reach
-  the same worker however many run;
+  it checks each author for impersonation and makes one observation per (post, watch entry)
+  (`veille.models.Observation`, its JSON the record's value), keyed by the entry for the
+  observations topic, so that all of an entry's observations reach the same worker however
+  many run;
 - the `veille.alerts.crisis` agent reads the observations, feeds the `CrisisDetector`, and
   produces the alerts it raises or updates to the alerts topic (the sink stores and notifies).
 
@@ -15,7 +16,6 @@ impersonator may be reported again (same key: one alert in the table).
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from collections.abc import Sequence
@@ -23,10 +23,10 @@ from typing import Any
 
 import faust
 
-from processors.alerts.crisis import CrisisDetector, CrisisSettings, Observation
+from processors.alerts.crisis import CrisisDetector, CrisisSettings
 from processors.alerts.impersonation import ImpersonationDetector
 from processors.delivery import Delivery, Record
-from veille.models import EnrichedPost
+from veille.models import EnrichedPost, Observation
 from veille.settings import Settings
 from veille.stats import StatusFile
 from veille.text import fold
@@ -85,13 +85,7 @@ class AlertFeed:
                 )
             for ob in observations(post, partition):
                 self.counters["observations"] += 1
-                out.append(
-                    (
-                        self.k.observations_topic,
-                        ob.entry.encode(),
-                        json.dumps(ob.__dict__, ensure_ascii=False).encode(),
-                    )
-                )
+                out.append((self.k.observations_topic, ob.key, ob.model_dump_json().encode()))
         return out
 
 
@@ -119,9 +113,8 @@ def register(
         async for events in take_events(v.batch_size, within=v.batch_window_s):
             for ev in events:
                 try:
-                    raw = json.loads(ev.value)
-                    raw["terms"] = tuple(raw.get("terms", ()))
-                    crisis.observe(Observation(**raw), lane=ev.message.partition)
+                    ob = Observation.model_validate_json(ev.value)
+                    crisis.observe(ob, lane=ev.message.partition)
                 except (ValueError, TypeError) as e:
                     logger.warning("ignored a malformed observation: %s", e)
             raised = crisis.evaluate()

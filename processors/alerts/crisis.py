@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from veille.models import Alert
+from veille.models import Alert, Observation
 
 DAY_MIN = 1440
 
@@ -53,21 +53,6 @@ class CrisisSettings:
     update_min: int = 10
     term_window_min: int = 5
     samples: int = 3
-
-
-@dataclass(frozen=True)
-class Observation:
-    """One post as the detector sees it (built by the agent from an enriched post)."""
-
-    entry: str
-    minute: int  # minutes since the epoch, of created_at
-    negative: bool
-    terms: tuple[str, ...] = ()
-    post_id: str = ""
-    author: str = ""
-    text: str = ""
-    engagement: int = 0
-    partition: int = 0  # the enriched-topic partition it came from (for the watermark)
 
 
 @dataclass

@@ -6,9 +6,13 @@ import math
 import random
 from datetime import UTC, datetime, timedelta
 
+from factories import make_enriched
+
+from processors.alerts.agent import AlertFeed
 from processors.alerts.crisis import CrisisDetector, Observation
 from processors.alerts.impersonation import ImpersonationDetector, core, skeleton
 from veille.models import Author
+from veille.settings import KafkaSettings, Settings
 from veille.watch import load_watch
 
 START = int(datetime(2026, 11, 1, tzinfo=UTC).timestamp() // 60)
@@ -49,9 +53,9 @@ def _run(
                     text = "panne reseau scandale orbital" if negative and burst else "forfait"
                     det.observe(
                         Observation(
-                            entry,
-                            m,
-                            negative,
+                            entry=entry,
+                            minute=m,
+                            negative=negative,
                             terms=tuple(text.split()),
                             post_id=str(m),
                             author="a",
@@ -125,3 +129,26 @@ def test_impersonators_are_flagged_once_and_officials_never() -> None:
         ),
     ):
         assert det.check(fan, now) is None, fan.username
+
+
+def test_the_feed_keys_observations_by_entry_and_their_values_parse_back() -> None:
+    k = KafkaSettings(bootstrap_servers=None)
+    feed = AlertFeed(Settings(kafka=k), load_watch())
+    post = make_enriched(
+        42,
+        "Panne réseau chez @orbital_care et Nimbus #scandale",
+        entries=("Orbital Telecom", "Nimbus Télécom"),
+        kinds=("brand", "competitor"),
+        sentiment="negative",
+    )
+    records = feed.records([(2, post)])
+    assert [(r[0], r[1]) for r in records] == [
+        (k.observations_topic, b"Orbital Telecom"),
+        (k.observations_topic, "Nimbus Télécom".encode()),
+    ]
+    obs = [Observation.model_validate_json(r[2]) for r in records]
+    assert [o.entry for o in obs] == ["Orbital Telecom", "Nimbus Télécom"]
+    minute = int(post.created_at.timestamp() // 60)
+    assert all(o.minute == minute and o.negative and o.partition == 2 for o in obs)
+    assert all(o.post_id == "42" and "#scandale" in o.terms for o in obs)
+    assert feed.counters == {"observations": 2, "alerts": 0}

@@ -1,4 +1,5 @@
-"""Parsing X API v2 payloads into posts; errors name the field; dead letters round-trip."""
+"""Parsing X API v2 payloads into posts; errors name the field; dead letters and observations
+round-trip."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from veille.models import (
     DeadLetter,
     EnrichedPost,
     InvalidPayload,
+    Observation,
     Post,
     parse_stream_payload,
 )
@@ -171,3 +173,59 @@ def test_enriched_post_refuses_unknown_labels() -> None:
         EnrichedPost.model_validate({**base, "sentiment": "angry"})
     with pytest.raises(ValueError, match="sentiment_score"):
         EnrichedPost.model_validate({**base, "sentiment": "neutral", "sentiment_score": 3})
+
+
+OBSERVATION_FIELDS = [
+    "entry",
+    "minute",
+    "negative",
+    "terms",
+    "post_id",
+    "author",
+    "text",
+    "engagement",
+    "partition",
+]
+"""The JSON fields of an observations-topic record (a wire format: keep them)."""
+
+
+def test_observation_round_trips_through_its_json() -> None:
+    ob = Observation(
+        entry="Nimbus Télécom",
+        minute=29_500_000,
+        negative=True,
+        terms=("panne", "#réseau"),
+        post_id="1234",
+        author="someone",
+        text="ça ne marche toujours pas",
+        engagement=7,
+        partition=3,
+    )
+    value = ob.model_dump_json().encode()
+    assert list(json.loads(value)) == OBSERVATION_FIELDS
+    assert "Télécom".encode() in value  # UTF-8, not \u escapes
+    assert Observation.model_validate_json(value) == ob
+    assert ob.key == "Nimbus Télécom".encode()
+
+
+def test_observation_reads_the_json_of_earlier_workers_and_refuses_garbage() -> None:
+    earlier = {
+        "entry": "Orbital Telecom",
+        "minute": 29_500_001,
+        "negative": False,
+        "terms": ["forfait"],
+        "post_id": "99",
+        "author": "a",
+        "text": "forfait",
+        "engagement": 0,
+        "partition": 0,
+    }
+    ob = Observation.model_validate_json(json.dumps(earlier, ensure_ascii=False))
+    assert ob.terms == ("forfait",) and ob.model_dump(mode="json") == earlier
+    for bad in (
+        b"{not json",
+        b'{"minute": 1, "negative": true}',
+        b'{"entry": "x", "minute": 1, "negative": true, "extra": 1}',
+    ):
+        with pytest.raises(ValueError):  # what the crisis agent catches, logs and skips
+            Observation.model_validate_json(bad)

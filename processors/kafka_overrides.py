@@ -1,0 +1,53 @@
+"""Where the Faust worker does not use Faust's Kafka clients as Faust sets them up, and why.
+
+Faust (faust-streaming) talks to Kafka through aiokafka. veille changes two things about that,
+both here or named here, so that a reader of the processors finds every departure in one place:
+
+1. **The consumer's fetch wait is capped** (`limit_fetch_wait`, applied by
+   `processors.app.create_app`). Faust creates its `aiokafka.AIOKafkaConsumer` with
+   `fetch_max_wait_ms=1500`, hard-coded: the broker may then hold a fetch back up to 1.5 s
+   when fewer bytes than the minimum are waiting, which was most of the pipeline's latency.
+   The override replaces aiokafka's consumer class, process-wide, by a subclass that caps the
+   value at `KAFKA_FETCH_WAIT_MAX_MS`; everything else Faust passes goes through unchanged.
+   This process runs one Faust app, so patching the class (once: it is idempotent) is safe.
+
+2. **The agents' output goes through confluent-kafka, not Faust's producer**
+   (`processors.delivery.Delivery`, one per agent: `veille-enrich`, `veille-alerts`). Each batch's
+   records (enriched posts, dead letters, observations, alerts) are queued on a
+   `veille.kafka.Producer` (librdkafka: acks=all, idempotence, the settings' compression and
+   linger) and flushed, off the event loop, before the batch is acknowledged. Why: Faust's
+   `topic.send()` costs a future and a task per record (the naive reference,
+   `pipeline.bench.naive_faust`, measures that way); aiokafka's idempotent producer fails on the
+   local broker, librdkafka's works; and a flush with checked delivery reports is what lets the
+   agents acknowledge only what is durable. Faust's own aiokafka producer still exists (Faust
+   starts it) and keeps `create_app`'s settings (acks=-1, compression, linger), but the veille
+   agents send nothing through it.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+logger = logging.getLogger(__name__)
+
+
+def limit_fetch_wait(max_wait_ms: int) -> None:
+    """Cap the `fetch_max_wait_ms` of every aiokafka consumer created from now on in this
+    process at `max_wait_ms` (see the module docstring, 1). Idempotent: a second call, whatever
+    its value, changes nothing."""
+    import aiokafka
+
+    base = aiokafka.AIOKafkaConsumer
+    if getattr(base, "_veille_capped", False):
+        return
+
+    class CappedConsumer(base):  # type: ignore[misc, valid-type]
+        _veille_capped = True
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            kwargs["fetch_max_wait_ms"] = min(kwargs.get("fetch_max_wait_ms", 500), max_wait_ms)
+            super().__init__(*args, **kwargs)
+
+    aiokafka.AIOKafkaConsumer = CappedConsumer
+    logger.debug("aiokafka consumers: fetch_max_wait_ms capped at %d", max_wait_ms)

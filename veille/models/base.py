@@ -1,0 +1,42 @@
+"""What every record shares: the closed vocabularies, the id and timestamp types, the base model.
+
+Every record is a frozen pydantic model that refuses unknown fields (`_Model`); timestamps are
+time-zone aware and normalised to UTC (`UtcDatetime`).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints
+
+PostId = Annotated[str, StringConstraints(pattern=r"^[1-9][0-9]{0,18}$")]
+"""X ids are decimal strings of a 63-bit snowflake."""
+
+Sentiment = Literal["negative", "neutral", "positive"]
+Intent = Literal["question", "complaint", "praise", "request", "other"]
+EntryKind = Literal["brand", "competitor", "partner", "supplier"]
+ReferenceType = Literal["replied_to", "quoted", "retweeted"]
+VerifiedType = Literal["blue", "business", "government", "none"]
+Stage = Literal["ingest", "process", "sink"]
+
+MAX_TEXT_CHARS = 25_000
+"""X's longest post ("note tweet"); anything longer is not an X post."""
+
+UINT64_MAX = 2**64 - 1
+"""The largest count ClickHouse stores (UInt64 columns): a larger one is refused here, as bad
+input, rather than failing the sink's insert of the whole batch."""
+
+
+def _utc(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        raise ValueError("timestamp has no time zone (X timestamps are UTC, ending in Z)")
+    return value.astimezone(UTC)
+
+
+UtcDatetime = Annotated[datetime, AfterValidator(_utc)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
