@@ -66,7 +66,7 @@ def train_sentiment(
     """
     from processors.enrich.linear import ModelFileError
     from processors.enrich.sentiment import DEFAULT_ACCURATE_MODEL, DEFAULT_FAST_MODEL
-    from processors.enrich.train import (
+    from processors.enrich.training import (
         ACCURATE_C_GRID,
         FAST_C_GRID,
         train_accurate,
@@ -118,7 +118,7 @@ def eval_sentiment(
         SentimentBackend,
         get_backend,
     )
-    from processors.enrich.train import evaluate
+    from processors.enrich.training import evaluate
 
     if split not in ("train", "val"):
         raise typer.BadParameter("split must be train or val", param_hint="--split")
@@ -172,7 +172,7 @@ def eval_language(
     Example: veille eval language --split val --languages ''
     """
     from processors.enrich.language import LanguageDetector
-    from processors.enrich.train import evaluate_language
+    from processors.enrich.training import evaluate_language
 
     if split not in ("train", "val"):
         raise typer.BadParameter("split must be train or val", param_hint="--split")

@@ -1,7 +1,7 @@
 """Hashed n-gram features of tweet text, computed with numpy and the standard library only.
 
 This is the featurizer of the `fast` sentiment model (`sentiment/fast.py`), shared by training
-(`train.py`) and scoring so that both see exactly the same features. It promises:
+(`processors.enrich.training`) and scoring so that both see exactly the same features. It promises:
 
 - `normalize(text)` turns a raw post into space-separated tokens (lower case, links as `http`,
   mentions as `@user`, runs of 3+ identical characters squashed to 2, emoji modifiers dropped,

