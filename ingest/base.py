@@ -11,9 +11,9 @@ import threading
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar
 
-RecordKind = Literal["post", "account", "alert", "usage"]
+from veille.records import SourceKind
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,12 +21,13 @@ class SourceRecord:
     """One payload as the source delivered it, and where it came from (for dead letters).
 
     `kind` is `post` for X post payloads; a source may also emit account readings, alerts and
-    usage readings (the JSON of `AccountSnapshot`, `Alert`, `UsageSnapshot`).
+    usage readings (the JSON of `AccountSnapshot`, `Alert`, `UsageSnapshot`), each produced to
+    its kind's topic (`veille.records`).
     """
 
     payload: bytes
     origin: str
-    kind: RecordKind = "post"
+    kind: SourceKind = "post"
 
 
 class Source(ABC):

@@ -15,7 +15,7 @@ import logging
 from typing import Any
 
 from ingest.base import Source
-from veille import metrics
+from veille import metrics, records
 from veille.kafka import Producer
 from veille.models import DeadLetter, InvalidPayload, parse_stream_payload
 from veille.settings import Settings
@@ -35,11 +35,6 @@ class IngestRunner:
         self.status = status or StatusFile(None, "ingest")
         self.producer = Producer(settings.kafka, f"veille-ingest-{source.name}")
         self.counters: dict[str, Any] = {"ingested": 0, "produced": 0, "dead_lettered": 0}
-        self._topics = {
-            "account": settings.kafka.accounts_topic,
-            "alert": settings.kafka.alerts_topic,
-            "usage": settings.kafka.usage_topic,
-        }
 
     def start(self) -> None:
         self.source.start()
@@ -56,7 +51,7 @@ class IngestRunner:
         self.status.set_state("running", **c)
         for rec in self.source.records():
             if rec.kind != "post":  # readings and alerts made by the source itself
-                self.producer.produce(self._topics[rec.kind], rec.payload)
+                self.producer.produce(records.kind(rec.kind).topic(k), rec.payload)
                 c[f"{rec.kind}_records"] = c.get(f"{rec.kind}_records", 0) + 1
                 continue
             c["ingested"] += 1

@@ -12,10 +12,10 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 
-from veille.models import AccountSnapshot, Alert, DeadLetter, EnrichedPost, UsageSnapshot
+from pydantic import BaseModel
 
-Record = EnrichedPost | DeadLetter | AccountSnapshot | Alert | UsageSnapshot
-"""What a sink stores: every kind of record the pipeline writes to ClickHouse."""
+Record = BaseModel
+"""What a sink stores: a model of one of the stored kinds of the catalogue (`veille.records`)."""
 
 
 class SinkError(RuntimeError):
@@ -55,7 +55,9 @@ class Sink(ABC):
 
     @abstractmethod
     def add(self, record: Record) -> None:
-        """Buffer one record (its type says which table it goes to)."""
+        """Buffer one record (its type says which table it goes to, per `veille.records`).
+
+        Raises `SinkError` for a model that is not a stored kind of the catalogue."""
 
     @property
     @abstractmethod

@@ -1,12 +1,15 @@
-"""How records map to ClickHouse rows: the columns of `posts` and `dead_letters`.
+"""How records map to ClickHouse rows: for each stored record kind, its columns and row function.
 
-The column lists here and the migrations must agree; tests insert through these functions and
-read back through SQL, so a mismatch fails there.
+`ROWS` maps each table of the record catalogue (`veille.records`) to its column names and the
+function that turns a record into a row in that order. The column lists here and the migrations
+must agree; tests insert through these functions and read back through SQL, so a mismatch fails
+there, and `tests/veille/test_records.py` fails when a stored kind has no mapping.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from veille.models import AccountSnapshot, Alert, DeadLetter, EnrichedPost, UsageSnapshot
@@ -227,3 +230,15 @@ def usage_row(u: UsageSnapshot) -> list[Any]:
         u.paused,
         u.observed_at,
     ]
+
+
+RowMapping = tuple[tuple[str, ...], Callable[[Any], list[Any]]]
+
+ROWS: dict[str, RowMapping] = {
+    "posts": (POST_COLUMNS, post_row),
+    "dead_letters": (DEAD_LETTER_COLUMNS, dead_letter_row),
+    "alerts": (ALERT_COLUMNS, alert_row),
+    "account_metrics": (ACCOUNT_COLUMNS, account_row),
+    "x_usage": (USAGE_COLUMNS, usage_row),
+}
+"""Table name -> (its columns, record -> row in that order)."""

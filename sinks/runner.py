@@ -19,11 +19,11 @@ from typing import Any
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 from pydantic import ValidationError
 
-from sinks.base import FlushResult, Record, Sink, SinkUnavailable
+from sinks.base import FlushResult, Sink, SinkUnavailable
 from sinks.notify import WebhookNotifier
-from veille import metrics
+from veille import metrics, records
 from veille.kafka import Producer, describe
-from veille.models import AccountSnapshot, Alert, DeadLetter, EnrichedPost, UsageSnapshot
+from veille.models import Alert, DeadLetter
 from veille.settings import Settings
 from veille.stats import StatusFile
 
@@ -105,11 +105,9 @@ class SinkRunner:
                 **self.lag.config(),
             }
         )
-        self._parsers: dict[str, Callable[[bytes], Record]] = {
-            k.enriched_topic: EnrichedPost.model_validate_json,
-            k.alerts_topic: Alert.model_validate_json,
-            k.accounts_topic: AccountSnapshot.model_validate_json,
-            k.usage_topic: UsageSnapshot.model_validate_json,
+        # every stored kind but dead letters, which are read on their own terms (below)
+        self._parsers: dict[str, Callable[[bytes], Any]] = {
+            kind.topic(k): kind.parse for kind in records.STORED if kind.name != "dead_letter"
         }
         self._consumer.subscribe(
             [*self._parsers, k.dlq_topic],

@@ -20,7 +20,7 @@ from sinks import rows
 from sinks.base import FlushResult, Record, Sink, SinkError
 from sinks.clickhouse import connect, translate
 from sinks.migrate import migrate
-from veille.models import AccountSnapshot, Alert, DeadLetter, EnrichedPost, UsageSnapshot
+from veille import records
 from veille.settings import ClickHouseSettings
 
 logger = logging.getLogger(__name__)
@@ -54,11 +54,7 @@ class ClickHouseSink(Sink):
         self.chunk_rows = chunk_rows
         self._client = client
         self._tables: dict[type, _Table] = {
-            EnrichedPost: _Table("posts", rows.POST_COLUMNS, rows.post_row),
-            DeadLetter: _Table("dead_letters", rows.DEAD_LETTER_COLUMNS, rows.dead_letter_row),
-            AccountSnapshot: _Table("account_metrics", rows.ACCOUNT_COLUMNS, rows.account_row),
-            Alert: _Table("alerts", rows.ALERT_COLUMNS, rows.alert_row),
-            UsageSnapshot: _Table("x_usage", rows.USAGE_COLUMNS, rows.usage_row),
+            k.model: _Table(k.table, *rows.ROWS[k.table]) for k in records.STORED if k.table
         }
 
     @property
@@ -74,7 +70,9 @@ class ClickHouseSink(Sink):
             logger.info("migrated version=%04d name=%s", mg.version, mg.name)
 
     def add(self, record: Record) -> None:
-        table = self._tables[type(record)]
+        table = self._tables.get(type(record))
+        if table is None:
+            raise SinkError(f"{type(record).__name__} is not a stored record kind (veille.records)")
         table.rows.append(table.to_row(record))
 
     @property

@@ -42,6 +42,7 @@ from prometheus_client import (
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from veille import records
 from veille.settings import MetricsSettings
 
 logger = logging.getLogger(__name__)
@@ -336,7 +337,7 @@ _REASONS: tuple[tuple[str, str, Stage], ...] = (
     ("invalid record", "invalid_record", "sink"),
     ("malformed dead letter", "malformed_dead_letter", "sink"),
 )
-SINK_TABLES = ("posts", "dead_letters", "alerts", "account_metrics", "x_usage")
+SINK_TABLES = records.TABLES
 
 
 def reason_class(reason: str) -> str:
