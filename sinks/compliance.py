@@ -28,7 +28,7 @@ from typing import Any
 import requests
 from clickhouse_connect.driver.client import Client
 
-from sinks.clickhouse import translate
+from sinks.clickhouse.connection import translate
 from sinks.cluster import local_name
 from veille import xapi
 from veille.settings import XSettings

@@ -24,7 +24,7 @@ from clickhouse_connect.driver.client import Client
 
 from sinks import cluster as clustering
 from sinks.base import SinkError
-from sinks.clickhouse import translate
+from sinks.clickhouse.connection import translate
 
 logger = logging.getLogger(__name__)
 

@@ -17,7 +17,7 @@ from typing import Any
 from clickhouse_connect.driver.client import Client
 
 from sinks.base import SinkError
-from sinks.clickhouse import translate
+from sinks.clickhouse.connection import translate
 
 _PARAM = re.compile(
     r"^--\s*param\s+(?P<name>\w+)\s*:\s*(?P<type>[\w()]+(?:\([^)]*\))?)"

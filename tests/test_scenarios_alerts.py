@@ -17,7 +17,7 @@ from processors.alerts.crisis import CrisisDetector
 from processors.alerts.impersonation import ImpersonationDetector
 from processors.enrich.enricher import Enricher
 from sinks import queries
-from sinks.writer import ClickHouseSink
+from sinks.clickhouse import ClickHouseSink
 from veille.models import Alert, EnrichedPost, parse_stream_payload
 from veille.watch import load_watch
 

@@ -214,8 +214,8 @@ def sink(
     Example: KAFKA_BOOTSTRAP_SERVERS=localhost:9092 CLICKHOUSE_URL=http://localhost:8123 veille sink
     """
     from sinks.base import SinkError
+    from sinks.clickhouse import ClickHouseSink
     from sinks.runner import SinkRunner
-    from sinks.writer import ClickHouseSink
 
     s = settings(data_dir=data_dir)
     with errors(ValueError):

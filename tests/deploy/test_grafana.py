@@ -28,7 +28,7 @@ import pytest
 import yaml
 from factories import REPO, make_enriched
 
-from sinks.writer import ClickHouseSink
+from sinks.clickhouse import ClickHouseSink
 from veille.models import AccountSnapshot, Alert, DeadLetter, UsageSnapshot
 from veille.settings import ClickHouseSettings
 

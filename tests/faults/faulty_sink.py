@@ -67,14 +67,14 @@ class FaultyClient:
 
 def main() -> None:
     control = Path(sys.argv[1])
-    import sinks.writer
+    import sinks.clickhouse.sink as sink_module
 
-    real_connect = sinks.writer.connect
+    real_connect = sink_module.connect
 
     def connect(*args: Any, **kwargs: Any) -> Any:
         return FaultyClient(real_connect(*args, **kwargs), control)
 
-    sinks.writer.connect = connect
+    sink_module.connect = connect  # type: ignore[assignment]
     from pipeline.cli import main as veille_main
 
     sys.argv = ["veille", *sys.argv[2:]]

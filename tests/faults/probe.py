@@ -18,8 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from sinks import queries
-from sinks.clickhouse import connect
-from sinks.writer import ClickHouseSink
+from sinks.clickhouse import ClickHouseSink, connect
 from veille.models import EnrichedPost
 from veille.settings import ClickHouseSettings
 

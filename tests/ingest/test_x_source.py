@@ -33,8 +33,8 @@ from ingest.x.clock import FakeClock
 from ingest.x.source import XSource
 from ingest.x.stream import FilteredStream
 from sinks import queries
+from sinks.clickhouse import ClickHouseSink
 from sinks.compliance import check
-from sinks.writer import ClickHouseSink
 from veille import xapi
 from veille.kafka import ensure_topics
 from veille.models import Alert, parse_stream_payload

@@ -17,8 +17,8 @@ import pytest
 from factories import REPO
 
 from sinks import migrate
+from sinks.clickhouse import ClickHouseSink
 from sinks.cluster import EVERYWHERE, SHARDING_KEYS, ClusterRenderError, render
-from sinks.writer import ClickHouseSink
 from veille.settings import ClickHouseSettings
 
 CLUSTER_DIR = REPO / "deploy" / "clickhouse-cluster"

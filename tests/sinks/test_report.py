@@ -22,8 +22,8 @@ from typing import Any
 import pytest
 from factories import REPO, make_enriched, run_veille
 
+from sinks.clickhouse import ClickHouseSink
 from sinks.report import ReportError, build_report, parse_since
-from sinks.writer import ClickHouseSink
 from veille.models import AccountSnapshot, Alert, EnrichedPost
 from veille.settings import ClickHouseSettings
 

@@ -12,8 +12,8 @@ from confluent_kafka import Consumer, TopicPartition
 from factories import make_enriched
 
 from sinks.base import FlushResult, SinkUnavailable
+from sinks.clickhouse import ClickHouseSink
 from sinks.runner import SinkRunner
-from sinks.writer import ClickHouseSink
 from veille.kafka import Producer, ensure_topics
 from veille.models import DeadLetter
 from veille.settings import Settings

@@ -9,8 +9,8 @@ import pytest
 from factories import make_enriched
 
 from sinks import queries
+from sinks.clickhouse import ClickHouseSink
 from sinks.migrate import available, migrate
-from sinks.writer import ClickHouseSink
 from veille.models import AccountSnapshot, Alert, DeadLetter, UsageSnapshot
 from veille.settings import ClickHouseSettings
 

@@ -27,8 +27,8 @@ from ingest.x.clock import FakeClock
 from ingest.x.source import XSource
 from ingest.x.stream import FilteredStream
 from pipeline.supervisor import Pipeline, UpOptions
+from sinks.clickhouse import ClickHouseSink
 from sinks.runner import SinkRunner
-from sinks.writer import ClickHouseSink
 from veille import metrics
 from veille.kafka import Producer, ensure_topics
 from veille.models import DeadLetter

@@ -10,7 +10,7 @@ import pytest
 from ingest.base import SourceRecord
 from sinks import rows
 from sinks.base import SinkError
-from sinks.writer import ClickHouseSink
+from sinks.clickhouse import ClickHouseSink
 from veille import metrics, records
 from veille.settings import ClickHouseSettings, KafkaSettings
 

@@ -18,7 +18,7 @@ from clickhouse_connect.driver.client import Client
 
 from sinks import rows
 from sinks.base import FlushResult, Record, Sink, SinkError
-from sinks.clickhouse import connect, translate
+from sinks.clickhouse.connection import connect, translate
 from sinks.migrate import migrate
 from veille import records
 from veille.settings import ClickHouseSettings
