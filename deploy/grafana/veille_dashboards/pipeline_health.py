@@ -44,7 +44,7 @@ ORDER BY time
     )
 
 
-# Live panels, from the stages' metrics in Prometheus (veille/metrics.py, docs/observability.md).
+# Live panels, from the stages' metrics in Prometheus (veille/metrics/, docs/observability.md).
 LIVE = [
     prom_stat(
         "Stages running",
