@@ -11,6 +11,8 @@ hidden in a function body (the usual way around a rule like this) counts too.
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -88,3 +90,38 @@ def test_a_forbidden_import_is_found(
     (tmp_path / package / "rel.py").write_text("from . import bad\n")
     found = violations(tmp_path)
     assert len(found) == 1 and found[0].endswith(expected), found
+
+
+def test_every_module_imports_first_without_a_cycle() -> None:
+    """Each module of the project imports on its own, as the first of the project's modules a
+    process loads (a stage command, a probe script): an import cycle that only shows from one
+    entry point fails here, whichever module it starts from."""
+    script = (
+        "import importlib, sys\n"
+        "packages = set(sys.argv[1].split(','))\n"
+        "failed = []\n"
+        "for name in sys.argv[2:]:\n"
+        "    for loaded in [m for m in sys.modules if m.split('.')[0] in packages]:\n"
+        "        del sys.modules[loaded]\n"
+        "    try:\n"
+        "        importlib.import_module(name)\n"
+        "    except Exception as e:\n"
+        "        failed.append(f'{name}: {type(e).__name__}: {e}')\n"
+        "print('\\n'.join(failed))\n"
+        "sys.exit(1 if failed else 0)\n"
+    )
+    modules = []
+    for package in PACKAGES:
+        for path in sorted((REPO / package).rglob("*.py")):
+            parts = path.relative_to(REPO).with_suffix("").parts
+            if parts[-1] == "__main__":
+                continue
+            modules.append(".".join(parts[:-1] if parts[-1] == "__init__" else parts))
+    proc = subprocess.run(
+        [sys.executable, "-c", script, ",".join(PACKAGES), *modules],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=240,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr[-2000:]

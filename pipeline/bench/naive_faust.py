@@ -20,7 +20,6 @@ Run as its own process: `python -m pipeline.bench.naive_faust --source T --out T
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
@@ -29,7 +28,7 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pipeline.bench.procfs import status_kb
+from pipeline.bench.procfs import own_figures, reference_parser
 
 if TYPE_CHECKING:
     import faust
@@ -71,22 +70,12 @@ def naive_agent(
                 cpu = time.process_time() - state["cpu0"]
                 _write(
                     result,
-                    {
-                        "posts": count,
-                        "seconds": round(seconds, 3),
-                        "posts_per_s": round(count / seconds, 1),
-                        "cpu_s": round(cpu, 3),
-                        "peak_rss_mb": round((status_kb(os.getpid()) or 0) * 1024 / 1e6, 1),
-                    },
+                    own_figures("posts", "posts_per_s", count, seconds, cpu),
                 )
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--source", required=True)
-    parser.add_argument("--out", required=True)
-    parser.add_argument("--group", required=True)
-    parser.add_argument("--count", type=int, required=True)
+    parser = reference_parser(__doc__ or "")
     parser.add_argument("--result", type=Path, required=True)
     parser.add_argument("--sentiment", default=None)
     a = parser.parse_args(argv)

@@ -18,14 +18,12 @@ object (`messages`, `seconds`, `msgs_per_s`, `cpu_s` (this process's, in the win
 
 from __future__ import annotations
 
-import argparse
 import json
-import os
 import sys
 import time
 from typing import Any
 
-from pipeline.bench.procfs import status_kb
+from pipeline.bench.procfs import own_figures, reference_parser
 from veille.settings import KafkaSettings
 
 
@@ -77,21 +75,11 @@ def run(
             producer.close()
         finally:
             consumer.close()
-    return {
-        "messages": n,
-        "seconds": round(seconds, 3),
-        "msgs_per_s": round(n / seconds, 1),
-        "cpu_s": round(cpu, 3),
-        "peak_rss_mb": round((status_kb(os.getpid()) or 0) * 1024 / 1e6, 1),
-    }
+    return own_figures("messages", "msgs_per_s", n, seconds, cpu)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--source", required=True)
-    parser.add_argument("--out", required=True)
-    parser.add_argument("--group", required=True)
-    parser.add_argument("--count", type=int, required=True)
+    parser = reference_parser(__doc__ or "")
     parser.add_argument("--timeout", type=float, default=300.0)
     a = parser.parse_args(argv)
     result = run(KafkaSettings(), a.source, a.out, a.group, a.count, a.timeout)

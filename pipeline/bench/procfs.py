@@ -7,8 +7,10 @@ highest reading per name for processes that end on their own (read them while th
 
 from __future__ import annotations
 
+import argparse
 import os
 from pathlib import Path
+from typing import Any
 
 
 def status_kb(pid: int, field: str = "VmHWM") -> int | None:
@@ -24,6 +26,30 @@ def status_kb(pid: int, field: str = "VmHWM") -> int | None:
             except (IndexError, ValueError):
                 return None
     return None
+
+
+def own_figures(
+    count_key: str, rate_key: str, count: int, seconds: float, cpu_s: float
+) -> dict[str, Any]:
+    """What a reference process reports of itself: `count` records in `seconds`, the rate, its
+    CPU and its own peak RSS (read now, so call it just before the process ends)."""
+    return {
+        count_key: count,
+        "seconds": round(seconds, 3),
+        rate_key: round(count / seconds, 1),
+        "cpu_s": round(cpu_s, 3),
+        "peak_rss_mb": round((status_kb(os.getpid()) or 0) * 1024 / 1e6, 1),
+    }
+
+
+def reference_parser(doc: str) -> argparse.ArgumentParser:
+    """The arguments every reference process takes: where it reads, writes, its group, how many."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--source", required=True)
+    parser.add_argument("--out", required=True)
+    parser.add_argument("--group", required=True)
+    parser.add_argument("--count", type=int, required=True)
+    return parser
 
 
 class PeakRss:

@@ -19,7 +19,6 @@ from clickhouse_connect.driver.client import Client
 from sinks import rows
 from sinks.base import FlushResult, Record, Sink, SinkError
 from sinks.clickhouse.connection import connect, translate
-from sinks.migrate import migrate
 from veille import records
 from veille.settings import ClickHouseSettings
 
@@ -66,6 +65,10 @@ class ClickHouseSink(Sink):
     def start(self) -> None:
         if self._client is None:
             self._client = connect(self.settings, self.data_dir)
+        # imported here: sinks.migrate imports this package's connection module, so a module-level
+        # import would make a cycle whenever sinks.migrate is the first module a process loads
+        from sinks.migrate import migrate
+
         for mg in migrate(self._client, self.settings.cluster):
             logger.info("migrated version=%04d name=%s", mg.version, mg.name)
 
