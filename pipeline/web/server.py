@@ -28,8 +28,9 @@ from aiohttp import web
 
 from pipeline.web import chhttp, discovery, live
 from pipeline.web import page as pages
-from pipeline.web.store import ReadOnlyStore
+from pipeline.web.store import ReadOnlyStore, open_store
 from sinks.report.style import CSS as REPORT_CSS
+from veille.settings import Settings
 
 logger = logging.getLogger(__name__)
 
@@ -201,3 +202,31 @@ class LiveServer:
             raise web.HTTPNotFound()
         text = (resources.files("pipeline.web") / "static" / name).read_text(encoding="utf-8")
         return web.Response(text=text, content_type=kinds[name])
+
+
+def start_server(
+    settings: Settings, *, host: str = "127.0.0.1", port: int = 8765, run_dir: Path | None = None
+) -> LiveServer:
+    """Serve the store veille's `settings` name, announced in the data directory.
+
+    When `port` is taken, a free port is used instead (with a warning): the URL that
+    `server.url` and the discovery file give is always the one that answers. Raises `OSError`
+    only when no port can be bound at all.
+    """
+    store = open_store(settings.clickhouse, settings.veille.clickhouse_path())
+    data_dir = settings.veille.data_dir
+    db = settings.clickhouse.database
+    server = LiveServer(
+        store, database=db, host=host, port=port, run_dir=run_dir, data_dir=data_dir
+    )
+    try:
+        server.start()
+    except OSError as e:
+        if port == 0:
+            raise
+        logger.warning("port %d unavailable (%s); serving on a free port instead", port, e)
+        server = LiveServer(
+            store, database=db, host=host, port=0, run_dir=run_dir, data_dir=data_dir
+        )
+        server.start()
+    return server

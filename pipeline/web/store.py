@@ -30,6 +30,8 @@ from urllib.parse import urlencode
 
 from clickhouse_connect.driver.binding import quote_identifier
 
+from veille.settings import ClickHouseSettings
+
 READONLY = 164
 SYNTAX_ERROR = 62
 NOT_IMPLEMENTED = 48
@@ -280,3 +282,14 @@ class ServerStore:
             if self._pool is not None:
                 self._pool.clear()
                 self._pool = None
+
+
+def open_store(settings: ClickHouseSettings, chdb_path: Path) -> ReadOnlyStore:
+    """The store veille's settings name: the `CLICKHOUSE_URL` server, else chDB at
+    `chdb_path` (this process must own that directory: chDB allows one process per directory).
+    No I/O here."""
+    if settings.url:
+        return ServerStore(
+            settings.url, settings.user, settings.password.get_secret_value(), settings.database
+        )
+    return ChdbStore(chdb_path, settings.database)
