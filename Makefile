@@ -25,13 +25,27 @@ run: setup
 	$(BIN)/veille query mentions_over_time --param interval_s=3600 --data-dir $(DATA)
 	$(BIN)/veille query sentiment_by_brand --data-dir $(DATA)
 
-# `veille report`'s tests render the HTML in headless Chromium (Debian's package; needs root).
-chromium:
-	@command -v chromium >/dev/null || (apt-get update && apt-get install -y --no-install-recommends chromium)
+# Debian packages that some tests run. As root, a missing one is installed; otherwise make says
+# which tests will skip and how to install it (with CI set, those tests fail instead of skipping).
+INSTALL_TOOLS := sudo apt-get install --no-install-recommends chromium docker-compose
 
-# The compose file's tests validate it offline with Debian's docker-compose (needs root).
+# $(call tool,COMMAND,TESTS): install Debian's COMMAND when missing and root, else say TESTS skip
+define tool
+	@command -v $(1) >/dev/null || { \
+		if [ "$$(id -u)" = 0 ]; then \
+			apt-get update && apt-get install -y --no-install-recommends $(1); \
+		else \
+			echo "$(1) not installed: $(2) will be skipped (with CI set: fail); install it with: $(INSTALL_TOOLS)"; \
+		fi; }
+endef
+
+# `veille report`'s tests render the HTML in headless Chromium.
+chromium:
+	$(call tool,chromium,the Chromium checks of tests/sinks/test_report.py)
+
+# The compose file's tests validate it offline with Debian's docker-compose.
 docker-compose:
-	@command -v docker-compose >/dev/null || (apt-get update && apt-get install -y --no-install-recommends docker-compose)
+	$(call tool,docker-compose,the docker-compose checks of tests/deploy/test_compose.py)
 
 test: setup chromium docker-compose
 	$(BIN)/python -m pytest

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.embedded import LocalBroker
+from pipeline.sources import SourceOptions
 from veille.kafka import ensure_topics
 from veille.settings import Settings
 from veille.stats import read_status
@@ -42,16 +43,10 @@ class PipelineError(RuntimeError):
 
 @dataclass
 class UpOptions:
-    """What `veille up` was asked to run."""
+    """What `veille up` was asked to run: the source (run as `veille ingest` with its options),
+    for how long, and how the other stages run."""
 
-    source: str = "synthetic"
-    inputs: list[Path] = field(default_factory=list)
-    scenario: str = "calm"
-    volume: float = 30.0
-    rate: float | None = 100.0
-    seed: int = 0
-    count: int | None = None
-    speed: float | None = None
+    source: SourceOptions = field(default_factory=SourceOptions)
     duration: float | None = None
     watch: Path | None = None
     sentiment: str | None = None
@@ -132,29 +127,7 @@ class Pipeline:
             self._spawn(self._worker_name(i), process_args, command="process")
         self._wait_running(("sink", *self.process_names()), ready_timeout)
         self.started_at = time.monotonic()
-        self._spawn("ingest", self._ingest_args())
-
-    def _ingest_args(self) -> list[str]:
-        o = self.options
-        args = [
-            "--source",
-            o.source,
-            "--scenario",
-            o.scenario,
-            "--seed",
-            str(o.seed),
-            "--rate",
-            str(o.rate or 0),
-            "--volume",
-            str(o.volume),
-        ]
-        for path in o.inputs:
-            args += ["--input", str(path)]
-        if o.count is not None:
-            args += ["--count", str(o.count)]
-        if o.speed is not None:
-            args += ["--speed", str(o.speed)]
-        return args
+        self._spawn("ingest", self.options.source.to_argv())
 
     @staticmethod
     def _worker_name(i: int) -> str:

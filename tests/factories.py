@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
@@ -13,6 +14,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
+import pytest
 
 from veille.models import EnrichedPost, Post, parse_stream_payload
 
@@ -95,6 +97,33 @@ def make_enriched(
             "addressed": addressed,
         }
     )
+
+
+INSTALL_TOOLS = "sudo apt-get install --no-install-recommends chromium docker-compose"
+"""How to install the Debian packages some tests run (`make test` as root installs them)."""
+
+
+def in_ci() -> bool:
+    """Whether `CI` is set (to anything but empty, 0 or false), as CI services set it."""
+    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false")
+
+
+def require_tool(*names: str) -> str:
+    """The path of the first of `names` on PATH.
+
+    When none is there the calling test (or fixture) skips, its reason naming the tool and how
+    to install it; with `CI` set it fails instead, since CI must run every test.
+    """
+    for name in names:
+        path = shutil.which(name)
+        if path is not None:
+            return path
+    reason = (
+        f"{names[0]} is not installed: install it with `{INSTALL_TOOLS}` (`make test` as root does)"
+    )
+    if in_ci():
+        pytest.fail(f"{reason}; CI is set, so this test may not skip")
+    pytest.skip(reason)
 
 
 def run_veille(

@@ -42,6 +42,7 @@ from pipeline.bench.phases import TOPIC_FIELDS, BenchError, make_phase, run_pipe
 from pipeline.bench.procfs import PeakRss, status_kb
 from pipeline.bench.references import run_naive_faust, run_passthrough
 from pipeline.embedded import LocalBroker
+from pipeline.sources import SourceOptions
 from pipeline.supervisor import UpOptions
 from veille.settings import Settings
 
@@ -120,10 +121,7 @@ def _load() -> float | None:
 def _up(o: E2EOptions, rate: float | None, count: int, seed: int | None = None) -> UpOptions:
     """The synthetic source as `veille up --rate R --count N` runs it (rate None: unpaced)."""
     return UpOptions(
-        source="synthetic",
-        rate=rate,
-        count=count,
-        seed=o.seed if seed is None else seed,
+        source=SourceOptions(rate=rate, count=count, seed=o.seed if seed is None else seed),
         watch=o.watch,
         sentiment=o.sentiment,
     )

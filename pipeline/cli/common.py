@@ -7,7 +7,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import NoReturn, TypeVar
+from typing import Annotated, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
@@ -27,6 +27,8 @@ T = TypeVar("T")
 
 DATA_DIR_HELP = "data directory of the embedded ClickHouse (chDB) [default: ./.veille]"
 WATCH_HELP = "watch configuration [default: ./watch.yaml, else the bundled example]"
+WatchOpt = Annotated[Path | None, typer.Option(help=WATCH_HELP)]
+"""`--watch FILE`, as every command that runs a stage declares it."""
 
 
 def setup_logging(level: str | None = None) -> None:

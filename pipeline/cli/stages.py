@@ -10,36 +10,33 @@ from __future__ import annotations
 import logging
 import signal
 import threading
-from datetime import UTC, datetime
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from pipeline.cli.common import DATA_DIR_HELP, WATCH_HELP, errors, fail, settings, watch_config
+from pipeline.cli.common import DATA_DIR_HELP, WatchOpt, errors, fail, settings, watch_config
+from pipeline.cli.sources import (
+    DEFAULTS,
+    CountOpt,
+    InputOpt,
+    LiveOpt,
+    RateOpt,
+    ScenarioOpt,
+    SeedOpt,
+    SourceOpt,
+    SpeedOpt,
+    VolumeOpt,
+    source_options,
+)
+from pipeline.sources import build_source
 from veille import metrics
 from veille.settings import Settings
 from veille.stats import StatusFile
 
 logger = logging.getLogger(__name__)
 
-SCENARIO_HELP = (
-    "synthetic scenario: calm, crisis (negative burst on the first brand after 14 simulated "
-    "hours), impersonation, care, trending"
-)
-VOLUME_HELP = "synthetic: posts per simulated minute (daily average); event time, not wall time"
-LIVE_HELP = (
-    "synthetic: posts dated now, at --rate per second (event time follows the wall clock, as "
-    "a live stream; default: simulated time from midnight UTC yesterday, faster than the clock)"
-)
 STATUS_HELP = "write this stage's status (JSON) to this file while it runs"
-
-
-class SourceName(StrEnum):
-    synthetic = "synthetic"
-    replay = "replay"
-    x = "x"
 
 
 def _on_signals(stop: Any) -> None:
@@ -55,78 +52,18 @@ def _ensure_topics(s: Settings) -> None:
         ensure_topics(k, k.all_topics())
 
 
-def build_source(
-    name: SourceName,
-    s: Settings,
-    *,
-    inputs: list[Path] | None,
-    rate: float | None,
-    seed: int,
-    count: int | None,
-    speed: float | None,
-    scenario: str,
-    volume: float = 30.0,
-    live: bool = False,
-) -> Any:
-    """The source named on the command line, validated (no I/O yet)."""
-    if name is SourceName.synthetic:
-        from ingest.synthetic import SyntheticSource
-
-        try:
-            if live and not rate:
-                fail("--live needs a --rate: event time then follows the wall clock")
-            return SyntheticSource(
-                watch_config(s),
-                rate=rate,
-                seed=seed,
-                count=count,
-                scenario=scenario,
-                volume=rate * 60 if live and rate else volume,
-                start_time=datetime.now(UTC) if live else None,
-            )
-        except ValueError as e:
-            fail(str(e))
-    if name is SourceName.replay:
-        from ingest.replay import ReplaySource
-
-        if not inputs:
-            fail("--source replay needs --input FILE (NDJSON of X API v2 payloads)")
-        return ReplaySource(inputs, speed=speed)
-    from ingest.x.source import XSource
-
-    if s.x.bearer_token is None or not s.x.bearer_token.get_secret_value():
-        fail("--source x needs X_BEARER_TOKEN (the bearer token of your X developer app)")
-    s.veille.data_dir.mkdir(parents=True, exist_ok=True)
-    return XSource(s.x, watch_config(s), state_dir=s.veille.data_dir)
-
-
 def ingest(
-    source: Annotated[
-        SourceName, typer.Option(help="where posts come from")
-    ] = SourceName.synthetic,
-    input: Annotated[
-        list[Path] | None,
-        typer.Option(
-            "--input", "-i", help="NDJSON file(s) of X API v2 payloads, for --source replay"
-        ),
-    ] = None,
-    rate: Annotated[
-        float | None, typer.Option(help="synthetic posts per second (0: as fast as possible)")
-    ] = 100.0,
-    seed: Annotated[int, typer.Option(help="synthetic: random seed (reproducible output)")] = 0,
-    count: Annotated[int | None, typer.Option(help="synthetic: stop after N posts")] = None,
-    speed: Annotated[
-        float | None,
-        typer.Option(
-            help="replay: speed factor of the original "
-            "timing (2 = twice as fast); unset: as fast as possible"
-        ),
-    ] = None,
-    scenario: Annotated[str, typer.Option(help=SCENARIO_HELP)] = "calm",
-    volume: Annotated[float, typer.Option(help=VOLUME_HELP)] = 30.0,
-    live: Annotated[bool, typer.Option("--live", help=LIVE_HELP)] = False,
+    source: SourceOpt = DEFAULTS.source,
+    input: InputOpt = None,
+    scenario: ScenarioOpt = DEFAULTS.scenario,
+    volume: VolumeOpt = DEFAULTS.volume,
+    rate: RateOpt = DEFAULTS.rate,
+    seed: SeedOpt = DEFAULTS.seed,
+    count: CountOpt = DEFAULTS.count,
+    speed: SpeedOpt = DEFAULTS.speed,
+    live: LiveOpt = DEFAULTS.live,
     duration: Annotated[float | None, typer.Option(help="stop after S seconds")] = None,
-    watch: Annotated[Path | None, typer.Option(help=WATCH_HELP)] = None,
+    watch: WatchOpt = None,
     status_file: Annotated[Path | None, typer.Option(help=STATUS_HELP, hidden=True)] = None,
 ) -> None:
     """Read a source and produce its posts to the raw topic (bad input to the dead-letter topic).
@@ -140,18 +77,11 @@ def ingest(
     s = settings(watch=watch)
     with errors(ValueError):
         s.kafka.servers  # noqa: B018 - fail early and clearly when no broker is configured
-    src = build_source(
-        source,
-        s,
-        inputs=input,
-        rate=rate or None,
-        seed=seed,
-        count=count,
-        speed=speed,
-        scenario=scenario,
-        volume=volume,
-        live=live,
-    )
+    options = source_options(source, input, scenario, volume, rate, seed, count, speed, live)
+    try:
+        src = build_source(options, s)
+    except ValueError as e:  # SourceOptionsError, WatchConfigError: the message names the fix
+        fail(str(e))
     status = StatusFile(status_file, "ingest")
     runner = IngestRunner(s, src, status)
     metrics.watch_ingest(runner)
@@ -175,7 +105,7 @@ def ingest(
 
 
 def process(
-    watch: Annotated[Path | None, typer.Option(help=WATCH_HELP)] = None,
+    watch: WatchOpt = None,
     sentiment: Annotated[
         str | None, typer.Option(help="sentiment backend: fast|accurate|transformer")
     ] = None,

@@ -1,7 +1,8 @@
 """`veille train sentiment`, `veille eval sentiment|language`: reproduce and measure the models.
 
-Training and tuning use only the train and validation splits of the XLM-T data
-(`../shared/data/xlmt`, or `VEILLE_XLMT_DIR`); figures are validation figures.
+Training and tuning use only the train and validation splits of the XLM-T data (`--data DIR`,
+else `VEILLE_XLMT_DIR`, else `../shared/data/xlmt` beside the repository: the `data/sentiment`
+folder of github.com/cardiffnlp/xlm-t); figures are validation figures.
 """
 
 from __future__ import annotations
@@ -13,19 +14,44 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from pipeline.cli.common import errors, out_console, settings, watch_config
+from pipeline.cli.common import errors, fail, out_console, settings, watch_config
 
 train_app = typer.Typer(
     no_args_is_help=True, help="Train the shipped models (needs veille[train])."
 )
 eval_app = typer.Typer(no_args_is_help=True, help="Measure the models on labelled data.")
 
-DATA_HELP = "XLM-T data folder [default: VEILLE_XLMT_DIR, else ../shared/data/xlmt]"
+DATA_HELP = (
+    "XLM-T data folder: one sub-folder per language (english/, french/, ...) holding "
+    "{train,val}_{text,labels}.txt, as data/sentiment of github.com/cardiffnlp/xlm-t "
+    "[default: VEILLE_XLMT_DIR, else ../shared/data/xlmt beside the repository]"
+)
+DataOpt = Annotated[Path | None, typer.Option("--data", metavar="DIR", help=DATA_HELP)]
+
+
+def xlmt_dir(data: Path | None) -> Path:
+    """The XLM-T folder to read: `data` (`--data`), else `VEILLE_XLMT_DIR`, else the default.
+
+    Exits with code 1 and a message naming `--data` when that folder holds no language folder.
+    """
+    from processors.enrich.training import FOLDER_LANGS, default_data_dir, language_folders
+
+    folder = data if data is not None else default_data_dir()
+    if not language_folders(folder):
+        where = "from --data" if data is not None else "no --data given"
+        fail(
+            f"no XLM-T data at {folder} ({where}): it needs one of the language folders "
+            f"{', '.join(sorted(FOLDER_LANGS))}; pass --data DIR (or set VEILLE_XLMT_DIR) with "
+            "DIR the data/sentiment folder of a clone of github.com/cardiffnlp/xlm-t "
+            "(README.md, 'Training and evaluation data')",
+            code=1,
+        )
+    return folder
 
 
 @train_app.command("sentiment")
 def train_sentiment(
-    data: Annotated[Path | None, typer.Option(help=DATA_HELP)] = None,
+    data: DataOpt = None,
     backend: Annotated[
         str, typer.Option(help="which model: fast (n-grams) or accurate (e5 + fast, stacked)")
     ] = "fast",
@@ -79,6 +105,7 @@ def train_sentiment(
         raise typer.BadParameter(
             "train or train+val, and only for --backend accurate", param_hint="--fit-on"
         )
+    data = xlmt_dir(data)
     with errors(FileNotFoundError, ImportError, ModelFileError):
         if backend == "accurate":
             report = train_accurate(
@@ -98,7 +125,7 @@ def train_sentiment(
 def eval_sentiment(
     split: Annotated[str, typer.Option(help="train or val (there is no test split here)")] = "val",
     sentiment: Annotated[str, typer.Option(help="backend: fast|accurate|transformer")] = "fast",
-    data: Annotated[Path | None, typer.Option(help=DATA_HELP)] = None,
+    data: DataOpt = None,
     model: Annotated[
         Path | None,
         typer.Option(help="model file of that backend [default: the shipped one]"),
@@ -122,6 +149,7 @@ def eval_sentiment(
 
     if split not in ("train", "val"):
         raise typer.BadParameter("split must be train or val", param_hint="--split")
+    data = xlmt_dir(data)
     with errors(FileNotFoundError, ValueError, ModelFileError):
         backend: SentimentBackend = get_backend(sentiment)  # type: ignore[arg-type]
         if model is not None:
@@ -160,7 +188,7 @@ def eval_language(
     watch: Annotated[Path | None, typer.Option(help="watch file [default: VEILLE_WATCH_FILE]")] = (
         None
     ),
-    data: Annotated[Path | None, typer.Option(help=DATA_HELP)] = None,
+    data: DataOpt = None,
     json_out: Annotated[bool, typer.Option("--json", help="one JSON object")] = False,
 ) -> None:
     """Accuracy (%) per language of the language detector on a split of the XLM-T data.
@@ -176,6 +204,7 @@ def eval_language(
 
     if split not in ("train", "val"):
         raise typer.BadParameter("split must be train or val", param_hint="--split")
+    data = xlmt_dir(data)
     if languages is None:
         preferred: list[str] = list(watch_config(settings(watch=watch)).languages)
     else:

@@ -12,8 +12,21 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
-from pipeline.cli.common import DATA_DIR_HELP, WATCH_HELP, fail, out_console, settings
-from pipeline.cli.stages import SCENARIO_HELP, VOLUME_HELP, SourceName
+from pipeline.cli.common import DATA_DIR_HELP, WatchOpt, fail, out_console, settings
+from pipeline.cli.sources import (
+    DEFAULTS,
+    CountOpt,
+    InputOpt,
+    LiveOpt,
+    RateOpt,
+    ScenarioOpt,
+    SeedOpt,
+    SourceOpt,
+    SpeedOpt,
+    VolumeOpt,
+    source_options,
+)
+from pipeline.sources import SourceOptionsError
 from pipeline.supervisor import Pipeline, PipelineError, UpOptions
 
 console = Console(stderr=True)
@@ -40,18 +53,15 @@ def _progress(p: Pipeline, phase: str) -> Table:
 
 
 def up(
-    source: Annotated[
-        SourceName, typer.Option(help="where posts come from")
-    ] = SourceName.synthetic,
-    input: Annotated[
-        list[Path] | None,
-        typer.Option(
-            "--input", "-i", help="NDJSON file of X API v2 payloads that --source replay reads"
-        ),
-    ] = None,
-    scenario: Annotated[str, typer.Option(help=SCENARIO_HELP)] = "calm",
-    volume: Annotated[float, typer.Option(help=VOLUME_HELP)] = 30.0,
-    rate: Annotated[float, typer.Option(help="synthetic posts per second (0: unpaced)")] = 100.0,
+    source: SourceOpt = DEFAULTS.source,
+    input: InputOpt = None,
+    scenario: ScenarioOpt = DEFAULTS.scenario,
+    volume: VolumeOpt = DEFAULTS.volume,
+    rate: RateOpt = DEFAULTS.rate,
+    seed: SeedOpt = DEFAULTS.seed,
+    count: CountOpt = DEFAULTS.count,
+    speed: SpeedOpt = DEFAULTS.speed,
+    live: LiveOpt = DEFAULTS.live,
     duration: Annotated[
         float | None,
         typer.Option(help="stop after S seconds (default: Ctrl-C, or the end of a replayed file)"),
@@ -60,15 +70,7 @@ def up(
     json_out: Annotated[
         bool, typer.Option("--json", help="print the summary as one JSON object on the last line")
     ] = False,
-    seed: Annotated[int, typer.Option(help="synthetic: random seed")] = 0,
-    count: Annotated[int | None, typer.Option(help="synthetic: stop after N posts")] = None,
-    speed: Annotated[
-        float | None,
-        typer.Option(
-            help="replay: speed factor of the original timing; unset: as fast as possible"
-        ),
-    ] = None,
-    watch: Annotated[Path | None, typer.Option(help=WATCH_HELP)] = None,
+    watch: WatchOpt = None,
     sentiment: Annotated[
         str | None, typer.Option(help="sentiment backend: fast|accurate|transformer")
     ] = None,
@@ -88,31 +90,23 @@ def up(
 
     Example: veille up --source synthetic --rate 200 --duration 30 --json
     """
-    if source is SourceName.replay and not input:
-        fail("--source replay needs --input FILE")
+    options = source_options(source, input, scenario, volume, rate, seed, count, speed, live)
+    try:
+        options.check()
+    except SourceOptionsError as e:
+        fail(str(e))
     s = settings(data_dir=data_dir, watch=watch)
-    options = UpOptions(
-        source=source.value,
-        inputs=list(input or []),
-        scenario=scenario,
-        volume=volume,
-        rate=rate or None,
-        seed=seed,
-        count=count,
-        speed=speed,
-        duration=duration,
-        watch=watch,
-        sentiment=sentiment,
-        workers=workers,
+    up_options = UpOptions(
+        source=options, duration=duration, watch=watch, sentiment=sentiment, workers=workers
     )
-    pipeline = Pipeline(s, options)
+    pipeline = Pipeline(s, up_options)
     previous = signal.signal(signal.SIGTERM, lambda *_: _interrupt())
     summary: dict[str, Any] = {}
     try:
-        with Live(console=console, refresh_per_second=4, transient=json_out) as live:
+        with Live(console=console, refresh_per_second=4, transient=json_out) as screen:
 
             def tick(phase: str) -> Any:
-                return lambda p: live.update(_progress(p, phase))
+                return lambda p: screen.update(_progress(p, phase))
 
             try:
                 pipeline.start()
@@ -129,9 +123,9 @@ def up(
                     console.print(
                         "[yellow]warning:[/] stopped before the sink wrote every ingested record"
                     )
-                live.update(_progress(pipeline, "stopping"))
+                screen.update(_progress(pipeline, "stopping"))
                 pipeline.stop()
-                live.update(_progress(pipeline, "stopped"))
+                screen.update(_progress(pipeline, "stopped"))
             except PipelineError as e:
                 pipeline.stop()
                 fail(str(e), code=1)

@@ -16,7 +16,7 @@ from pipeline.web.live import INTENTS, SENTIMENTS, SINCE_CHOICES, LiveData, View
 from sinks.report import charts
 from sinks.report import markup as m
 from sinks.report.period import parse_time
-from sinks.report.render import alerts_table
+from sinks.report.sections.response import alerts_table
 
 REFRESH_S = 10
 SERIES_COLORS = ("#2b6cb0", "#d69e2e", "#805ad5", "#dd6b20", "#319795", "#b83280")

@@ -1,7 +1,8 @@
 """The production docker compose stack: a valid file, healthy by construction, secured by default.
 
 No Docker engine runs here. The compose file is validated offline by Debian's `docker-compose`
-(1.29; `make test` installs it): `docker-compose config` parses it, checks it against the
+(1.29; `make test` as root installs it; without it those checks skip, or fail with `CI` set):
+`docker-compose config` parses it, checks it against the
 Compose schema it ships and interpolates `.env` exactly as `docker compose up` would, so the
 file is also kept within what that older implementation accepts. Everything else is read from
 the files: every service has a healthcheck and waits on conditions, images are pinned through
@@ -31,7 +32,7 @@ from typing import Any
 import pytest
 import typer
 import yaml
-from factories import REPO
+from factories import REPO, require_tool
 
 from pipeline.cli import app
 from veille.settings import ClickHouseSettings
@@ -77,13 +78,7 @@ def services(compose: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 def _docker_compose() -> str:
-    path = shutil.which("docker-compose")
-    if path is None:
-        pytest.fail(
-            "docker-compose is not installed: `make test` installs it, or run "
-            "`apt-get install -y --no-install-recommends docker-compose`"
-        )
-    return path
+    return require_tool("docker-compose")
 
 
 def _project(root: Path, env: dict[str, str]) -> Path:

@@ -1,4 +1,4 @@
-"""The x source against a fake X API v2 server (tests/fakex.py) speaking X's wire format:
+"""The x source against a fake X API v2 server (tests/fakex/) speaking X's wire format:
 rules sync, a disconnect storm with gap fill, the budget, audience, compliance, secrecy."""
 
 from __future__ import annotations

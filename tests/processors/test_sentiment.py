@@ -21,6 +21,8 @@ from factories import OBVIOUS_SENTIMENT, StandInModel, StandInTokenizer
 
 from processors.enrich.sentiment import (
     BACKEND_NAMES,
+    DEFAULT_ACCURATE_MODEL,
+    DEFAULT_FAST_MODEL,
     LABELS,
     AccurateSentiment,
     FastSentiment,
@@ -57,6 +59,10 @@ class Case:
     """Whether a reversed batch gives exactly the reversed results."""
     from_file: Callable[[Path], SentimentBackend] | None = None
     """The backend reading its model from a given file (None: it has no model file)."""
+    shipped: Path | None = None
+    """The model file shipped with veille (None: the model is downloaded by its user)."""
+    max_bytes: int = 0
+    """How large the shipped model file may be."""
 
 
 def _stand_in() -> TransformerSentiment:
@@ -65,8 +71,26 @@ def _stand_in() -> TransformerSentiment:
 
 
 CASES = [
-    Case("fast", FastSentiment, OBVIOUS_SENTIMENT, 1e-6, True, FastSentiment),
-    Case("accurate", AccurateSentiment, OBVIOUS_ACCURATE, 1e-5, False, AccurateSentiment),
+    Case(
+        "fast",
+        FastSentiment,
+        OBVIOUS_SENTIMENT,
+        1e-6,
+        True,
+        FastSentiment,
+        shipped=DEFAULT_FAST_MODEL,
+        max_bytes=15 * 2**20,
+    ),
+    Case(
+        "accurate",
+        AccurateSentiment,
+        OBVIOUS_ACCURATE,
+        1e-5,
+        False,
+        AccurateSentiment,
+        shipped=DEFAULT_ACCURATE_MODEL,
+        max_bytes=100 * 2**10,
+    ),
     Case(
         "transformer",
         _stand_in,
@@ -99,6 +123,14 @@ def test_is_a_backend_by_its_name(case: Case, backend: SentimentBackend) -> None
     assert backend.name == case.name
     named = get_backend(case.name)  # type: ignore[arg-type]
     assert named.name == case.name and isinstance(named, type(backend))
+
+
+def test_shipped_model_is_small_and_loads(case: Case, backend: SentimentBackend) -> None:
+    if case.shipped is None:
+        pytest.skip(f"the {case.name} backend ships no model file")
+    assert case.shipped.is_file()
+    assert case.shipped.stat().st_size < case.max_bytes
+    assert backend.model.labels == LABELS
 
 
 def test_obvious_examples(case: Case, backend: SentimentBackend) -> None:

@@ -204,6 +204,31 @@ def test_every_named_query_runs_and_agrees_with_posts(
     _, recent = queries.run(ch, "recent_posts", {"limit": "3", "sentiment": "negative"})
     assert len(recent) == 3 and all(r[5] == "negative" for r in recent)
 
+    # the trends over time add up, bucket by bucket, to the deduplicated posts
+    def posts_with(condition: str) -> int:
+        return int(ch.command(f"SELECT count() FROM posts FINAL WHERE {condition}"))
+
+    _, per_entry = queries.run(ch, "entries_over_time", {"interval_s": "60"})
+    for entry in ("Orbital Telecom", "Nimbus Télécom"):
+        rows = [r for r in per_entry if r[1] == entry]
+        assert sum(r[2] for r in rows) == posts_with(f"has(entries, '{entry}')")
+        for _, _, posts, negative, positive, share_negative, net in rows:
+            assert share_negative == pytest.approx(round(negative / posts, 3))
+            assert net == pytest.approx(round((positive - negative) / posts, 3))
+    _, brands = queries.run(ch, "entries_over_time", {"kind": "brand"})
+    assert {r[1] for r in brands} == {"Orbital Telecom"}
+    _, per_topic = queries.run(ch, "topics_over_time", {"interval_s": "60"})
+    assert {r[1] for r in per_topic} == {"outage", "pricing"}
+    for topic in ("outage", "pricing"):
+        counted = sum(r[2] for r in per_topic if r[1] == topic)
+        assert counted == posts_with(f"has(topics, '{topic}')")
+    _, per_lang = queries.run(ch, "languages_over_time", {"interval_s": "60"})
+    assert sum(r[2] for r in per_lang) == posts_with("1")
+    _, asks = queries.run(ch, "asks_over_time")
+    assert [r[1:] for r in asks] == [["question", 1]]
+    _, followers = queries.run(ch, "followers_over_time", {"entry": "Orbital Telecom"})
+    assert [r[1:] for r in followers] == [["orbital", n] for n in (1000, 1100, 1250)]
+
 
 def test_hostile_parameter_values_are_bound_not_formatted(
     ch: Any, clickhouse: ClickHouseSettings

@@ -3,8 +3,9 @@
 Run from the shell as `veille train sentiment` and `veille eval sentiment|language`
 (`pipeline/cli/train.py`). Modules:
 
-- `data`: `default_data_dir()` (`$VEILLE_XLMT_DIR`, else `<repo>/../shared/data/xlmt`) and
-  `load_split(data_dir, split)`, one split of every language present.
+- `data`: `default_data_dir()` (`$VEILLE_XLMT_DIR`, else `<repo>/../shared/data/xlmt`),
+  `language_folders(data_dir)` and `load_split(data_dir, split)`, one split of every language
+  present.
 - `fast`: `train_fast(data_dir, out)`, the `fast` model fitted on the train split (val picks
   C and the softmax temperature).
 - `accurate`: `train_accurate(data_dir, out)`, the `accurate` model's stacked classifier (e5
@@ -29,6 +30,7 @@ from processors.enrich.training.data import (
     Split,
     SplitData,
     default_data_dir,
+    language_folders,
     load_split,
 )
 from processors.enrich.training.evaluate import evaluate, evaluate_language, macro_f1
@@ -47,6 +49,7 @@ __all__ = [
     "embed_cached",
     "evaluate",
     "evaluate_language",
+    "language_folders",
     "load_split",
     "macro_f1",
     "train_accurate",

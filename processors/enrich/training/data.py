@@ -2,7 +2,9 @@
 
 `default_data_dir()` finds the data: `$VEILLE_XLMT_DIR` when set, else `<repo>/../shared/data/
 xlmt`. The folder holds one sub-folder per language (`arabic`, `english`, ...) with
-`{train,val}_{text,labels}.txt`, one tweet (or label 0/1/2) a line. `load_split(data_dir,
+`{train,val}_{text,labels}.txt`, one tweet (or label 0/1/2) a line: the layout of the
+`data/sentiment` folder of the public repository cardiffnlp/xlm-t. `language_folders(data_dir)`
+lists the language folders present (none: not XLM-T data). `load_split(data_dir,
 split)` reads one split of every language present, undoing the dataset's own escaping (literal
 `\\uXXXX`, CSV-doubled quotes); it raises `FileNotFoundError` when the folder has no language,
 `ValueError` when texts and labels do not pair up.
@@ -62,14 +64,20 @@ def _unescape(line: str) -> str:
     return line
 
 
+def language_folders(data_dir: Path) -> list[Path]:
+    """The language folders of `FOLDER_LANGS` under `data_dir`, in name order; empty when
+    `data_dir` is missing, not a folder, or holds none."""
+    if not data_dir.is_dir():
+        return []
+    return sorted(p for p in data_dir.iterdir() if p.name in FOLDER_LANGS and p.is_dir())
+
+
 def load_split(data_dir: Path, split: Split) -> SplitData:
     """Every language of `split` under `data_dir`, languages in folder-name order."""
     texts: list[str] = []
     labels: list[int] = []
     langs: list[str] = []
-    folders = (
-        sorted(p for p in data_dir.iterdir() if p.name in FOLDER_LANGS) if data_dir.is_dir() else []
-    )
+    folders = language_folders(data_dir)
     if not folders:
         raise FileNotFoundError(f"no XLM-T language folder under {data_dir}")
     for folder in folders:

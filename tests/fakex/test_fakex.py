@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 import requests
 from factories import x_payload
+
 from fakex import (
     OPERATIONAL_DISCONNECT,
     TOO_MANY_CONNECTIONS,
@@ -25,7 +26,6 @@ from fakex import (
     Stall,
     x_user,
 )
-
 from veille.models import parse_stream_payload
 
 pytestmark = pytest.mark.timeout(30)

@@ -101,4 +101,45 @@ def test_eval_language_scores_each_language_of_a_split(tmp_path: Path) -> None:
     watched = run_veille("eval", "language", "--data", str(tmp_path), "--json")
     assert json.loads(watched.stdout.splitlines()[-1])["preferred"] == ["fr", "en", "es", "de"]
     missing = run_veille("eval", "language", "--data", str(tmp_path / "absent"))
-    assert missing.returncode == 1 and "no XLM-T language folder" in missing.stderr
+    assert missing.returncode == 1
+    message = " ".join(missing.stderr.split())
+    assert f"no XLM-T data at {tmp_path / 'absent'} (from --data)" in message
+
+
+def _xlmt(root: Path) -> Path:
+    """A two-language XLM-T folder in the layout of cardiffnlp/xlm-t's data/sentiment."""
+    tweets = {
+        "english": (["I love it, thank you!", "This is the worst, I hate it"], [2, 0]),
+        "spanish": (["Me encanta, muchas gracias", "El servicio es horrible"], [2, 0]),
+    }
+    for folder, (texts, labels) in tweets.items():
+        for split in ("train", "val"):
+            (root / folder).mkdir(parents=True, exist_ok=True)
+            (root / folder / f"{split}_text.txt").write_text("\n".join(texts) + "\n")
+            (root / folder / f"{split}_labels.txt").write_text(" ".join(map(str, labels)))
+    return root
+
+
+def test_eval_sentiment_reads_the_data_folder_it_is_given(tmp_path: Path) -> None:
+    data = _xlmt(tmp_path / "xlmt")
+    proc = run_veille("eval", "sentiment", "--data", str(data), "--json")
+    assert proc.returncode == 0, proc.stderr
+    assert set(json.loads(proc.stdout.splitlines()[-1])) == {"en", "es", "mean"}
+    from_env = run_veille("eval", "sentiment", "--json", env={"VEILLE_XLMT_DIR": str(data)})
+    assert from_env.stdout == proc.stdout
+
+
+def test_missing_data_names_the_flag(tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    for cmd in (
+        ["eval", "sentiment"],
+        ["eval", "language", "--languages", ""],
+        ["train", "sentiment"],
+    ):
+        proc = run_veille(*cmd, "--data", str(tmp_path / "empty"))
+        assert proc.returncode == 1, (cmd, proc.stderr)
+        message = " ".join(proc.stderr.split())
+        assert f"no XLM-T data at {tmp_path / 'empty'} (from --data)" in message, cmd
+        assert "pass --data DIR" in message and "cardiffnlp/xlm-t" in message
+    unset = run_veille("eval", "sentiment", env={"VEILLE_XLMT_DIR": str(tmp_path / "absent")})
+    assert unset.returncode == 1 and "(no --data given)" in " ".join(unset.stderr.split())

@@ -1,0 +1,16 @@
+-- Posts per time bucket and language, for every post or for one watch entry (from the
+-- per-minute rollup): how the language mix moves.
+-- param entry: String = ''                        watch entry name; '' for every post
+-- param start: DateTime = '1970-01-01 00:00:00'   from (UTC, inclusive)
+-- param end: DateTime = '2106-01-01 00:00:00'     to (UTC, exclusive)
+-- param interval_s: UInt32 = 3600                 bucket size in seconds
+-- example: veille query languages_over_time --param interval_s=86400 --format csv
+SELECT
+    toStartOfInterval(minute, toIntervalSecond({interval_s:UInt32})) AS time,
+    toString(lang) AS lang,
+    groupBitmapMerge(r.posts) AS posts
+FROM mentions_1m AS r
+WHERE minute >= {start:DateTime} AND minute < {end:DateTime}
+  AND ({entry:String} = '' OR entry = {entry:String})
+GROUP BY time, lang
+ORDER BY time, lang

@@ -1,0 +1,136 @@
+"""The matcher: which watch entries and topics a post concerns, whatever its source.
+
+Terms are folded (case- and accent-insensitive) and matched on word boundaries, so that posts
+from X, a replay or the synthetic source are tagged alike.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from veille.models import EntryKind
+from veille.text import fold
+from veille.watch.config import ALL_LANGUAGES, WatchConfig
+from veille.watch.rules import parse_rule_tag
+
+
+def _alternation(terms: Iterable[str]) -> re.Pattern[str] | None:
+    folded = sorted({fold(t) for t in terms}, key=len, reverse=True)
+    if not folded:
+        return None
+    body = "|".join(re.escape(t) for t in folded)
+    return re.compile(rf"(?<!\w)(?:{body})(?!\w)")
+
+
+class _TermIndex:
+    """Finds which labels' terms occur in a folded text, with one regex for all terms."""
+
+    def __init__(self, terms: dict[str, set[str]]) -> None:
+        self._labels = {fold(t): labels for t, labels in terms.items()}
+        self._re = _alternation(terms)
+
+    def labels(self, folded_text: str) -> set[str]:
+        if self._re is None:
+            return set()
+        found: set[str] = set()
+        for m in self._re.finditer(folded_text):
+            found |= self._labels.get(m.group(0), set())
+        return found
+
+
+@dataclass(frozen=True)
+class EntryMatch:
+    name: str
+    kind: EntryKind
+
+
+class WatchMatcher:
+    """Tags posts with the watch entries and topics they concern.
+
+    An entry matches when its name or an alias appears in the text (folded, word boundaries),
+    a hashtag spells it, one of its official accounts is mentioned, replied to or is the author,
+    or an X rule tagged with it matched; unless one of its `exclude` terms appears.
+    A topic matches when one of its keywords for the post's language (or `all`) appears, or an
+    X context annotation names one of its entities.
+    """
+
+    def __init__(self, cfg: WatchConfig) -> None:
+        self.config = cfg
+        self._kinds: dict[str, EntryKind] = {}
+        entry_terms: dict[str, set[str]] = defaultdict(set)
+        exclude_terms: dict[str, set[str]] = defaultdict(set)
+        self._hashtags: dict[str, set[str]] = defaultdict(set)
+        self._accounts: dict[str, set[str]] = defaultdict(set)
+        for kind, e in cfg.entries():
+            self._kinds[e.name] = kind
+            for t in e.terms():
+                entry_terms[t].add(e.name)
+                self._hashtags[re.sub(r"\W", "", fold(t))].add(e.name)
+            for t in e.exclude:
+                exclude_terms[t].add(e.name)
+            for a in e.accounts:
+                self._accounts[fold(a)].add(e.name)
+        self._entries = _TermIndex(entry_terms)
+        self._excludes = _TermIndex(exclude_terms)
+        by_lang: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
+        self._entities: dict[str, set[str]] = defaultdict(set)
+        for name, topic in cfg.topics.items():
+            for lang, kws in topic.keywords.items():
+                for kw in kws:
+                    by_lang[lang][kw].add(name)
+            for ent in topic.entities:
+                self._entities[fold(ent)].add(name)
+        self._topics = {lang: _TermIndex(terms) for lang, terms in by_lang.items()}
+        self._order = {name: i for i, (_, e) in enumerate(cfg.entries()) for name in [e.name]}
+        self._topic_order = {name: i for i, name in enumerate(cfg.topics)}
+
+    def match_entries(
+        self,
+        folded_text: str,
+        *,
+        hashtags: Iterable[str] = (),
+        mentions: Iterable[str] = (),
+        author: str | None = None,
+        reply_to: str | None = None,
+        rule_tags: Iterable[str] = (),
+    ) -> list[EntryMatch]:
+        names = self._entries.labels(folded_text)
+        for h in hashtags:
+            names |= self._hashtags.get(fold(h), set())
+        for handle in (*mentions, author or "", reply_to or ""):
+            names |= self._accounts.get(fold(handle), set())
+        for tag in rule_tags:
+            parsed = parse_rule_tag(tag)
+            if parsed and parsed[1] in self._kinds:
+                names.add(parsed[1])
+        names -= self._excludes.labels(folded_text)
+        return [EntryMatch(n, self._kinds[n]) for n in sorted(names, key=self._order.__getitem__)]
+
+    def match_topics(
+        self,
+        folded_text: str,
+        lang: str,
+        *,
+        hashtags: Iterable[str] = (),
+        entities: Iterable[str] = (),
+        rule_tags: Iterable[str] = (),
+    ) -> list[str]:
+        text = folded_text
+        tags = " ".join(fold(h) for h in hashtags)
+        if tags:
+            text = f"{text} {tags}"
+        found: set[str] = set()
+        for key in (ALL_LANGUAGES, lang):
+            index = self._topics.get(key)
+            if index is not None:
+                found |= index.labels(text)
+        for ent in entities:
+            found |= self._entities.get(fold(ent), set())
+        for tag in rule_tags:
+            parsed = parse_rule_tag(tag)
+            if parsed and parsed[0] == "topic" and parsed[1] in self._topic_order:
+                found.add(parsed[1])
+        return sorted(found, key=self._topic_order.__getitem__)
