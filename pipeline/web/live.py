@@ -25,6 +25,7 @@ SINCE_CHOICES = ("1h", "6h", "24h", "7d", "30d")
 SENTIMENTS = ("negative", "neutral", "positive")
 INTENTS = ("question", "complaint", "request", "praise", "other")
 MAX_ENTRY_SERIES = 6
+CARE_LIMIT = 200
 
 
 @dataclass(frozen=True)
@@ -165,7 +166,7 @@ def collect(
             client, "mentions_over_time", {**span, "entry": entry, "interval_s": str(bucket_s)}
         )
     d.emerging_window_h, _, d.emerging_terms = emerging_terms(client, period, view.entry, 12)
-    d.care_queue = _run(client, "care_queue", {"entry": view.entry, "limit": "200"})
+    d.care_queue = _run(client, "care_queue", {"entry": view.entry, "limit": str(CARE_LIMIT)})
     alerts = _run(client, "alerts", {"entry": view.entry, "limit": "50"})
     d.alerts = [a for a in alerts if parse_time(a["created_at"]) >= period.start]
     d.recent_posts = _run(

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from pipeline.web.live import INTENTS, SENTIMENTS, SINCE_CHOICES, LiveData, View
+from pipeline.web.live import CARE_LIMIT, INTENTS, SENTIMENTS, SINCE_CHOICES, LiveData, View
 from sinks.report import charts
 from sinks.report import markup as m
 from sinks.report.period import parse_time
@@ -50,7 +50,11 @@ def _kpis(d: LiveData) -> m.Markup:
         m.kpi("Posts stored", m.fmt_int(d.stored_posts), "in the store, each once"),
         m.kpi("Posts in period", m.fmt_int(posts), f"last {d.view.since}"),
         m.kpi("Negative", m.fmt_pct(negative), "share of the period's posts"),
-        m.kpi("Care queue", m.fmt_int(len(d.care_queue)), "waiting for an answer"),
+        m.kpi(
+            "Care queue",
+            m.fmt_int(len(d.care_queue)) + ("+" if len(d.care_queue) >= CARE_LIMIT else ""),
+            "waiting for an answer",
+        ),
         m.kpi("Alerts", m.fmt_int(len(d.alerts)), "raised in the period"),
         m.kpi("Dead letters", m.fmt_int(d.dead_letters), "records that could not be used"),
     ]
