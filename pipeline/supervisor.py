@@ -51,6 +51,7 @@ class UpOptions:
     watch: Path | None = None
     sentiment: str | None = None
     workers: int | None = None
+    http_port: int | None = 8765  # the sink serves the live page there; None: not served
 
 
 @dataclass
@@ -117,7 +118,10 @@ class Pipeline:
             env["VEILLE_WATCH_FILE"] = str(self.options.watch)
         self._env = env
         ensure_topics(k, k.all_topics())
-        self._spawn("sink", ["--data-dir", str(self.settings.veille.data_dir)])
+        sink_args = ["--data-dir", str(self.settings.veille.data_dir)]
+        if self.options.http_port is not None:
+            sink_args += ["--http-port", str(self.options.http_port)]
+        self._spawn("sink", sink_args)
         data_dir = self.settings.veille.data_dir
         for i in range(1, self.workers + 1):
             # each Faust worker keeps its local state in its own directory
@@ -201,6 +205,12 @@ class Pipeline:
         )
 
     # -- run ------------------------------------------------------------------------------
+
+    def live_url(self) -> str | None:
+        """The URL of the live page the sink serves (once it runs), or None."""
+        st = self.stages.get("sink")
+        url = st.status().get("http_url") if st is not None else None
+        return str(url) if url else None
 
     def statuses(self) -> dict[str, dict[str, Any]]:
         return {name: st.status() for name, st in self.stages.items()}

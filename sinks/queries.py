@@ -125,3 +125,9 @@ def run(
         raise QueryError(str(translate(e, f"query {name}"))) from None
     rows = [[_plain(v) for v in row] for row in result.result_rows]
     return list(result.column_names), rows
+
+
+def rows(client: Client, name: str, values: dict[str, str] | None = None) -> list[dict[str, Any]]:
+    """Run a named query; returns its rows as dicts (column name -> value), as `run` does."""
+    columns, found = run(client, name, values)
+    return [dict(zip(columns, r, strict=True)) for r in found]

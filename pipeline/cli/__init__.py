@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from pipeline.cli import bench, data, enrich, report, stages, train, up, xcmd
+from pipeline.cli import bench, data, enrich, report, serve, stages, train, up, xcmd
 from pipeline.cli.common import setup_logging
 
 app = typer.Typer(
@@ -34,6 +34,7 @@ app.command()(stages.process)
 app.command()(stages.sink)
 app.command()(data.query)
 app.command()(report.report)
+app.command()(serve.serve)
 app.add_typer(xcmd.rules_app, name="rules")
 app.command()(xcmd.backfill)
 app.command()(xcmd.usage)

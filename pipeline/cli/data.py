@@ -30,15 +30,33 @@ class Format(StrEnum):
 
 
 def _client(data_dir: Path | None) -> Any:
+    """A client on the store: CLICKHOUSE_URL's server; else, while a process serves the data
+    directory (`veille up`, `veille serve`), its read-only endpoint; else chDB in process."""
+    from pipeline.web import discovery
     from sinks.base import SinkError
     from sinks.clickhouse import connect
 
     s = settings(data_dir=data_dir)
     path = s.veille.clickhouse_path()
-    if not s.clickhouse.url and not path.exists():
-        fail(f"no data in {path}: run `veille up` first, or set CLICKHOUSE_URL")
+    if not s.clickhouse.url:
+        served = discovery.find(s.veille.data_dir)
+        if served is not None:
+            return _served_client(served)
+        if not path.exists():
+            fail(f"no data in {path}: run `veille up` first, or set CLICKHOUSE_URL")
     with errors(SinkError):
         return connect(s.clickhouse, path)
+
+
+def _served_client(served: Any) -> Any:
+    import clickhouse_connect
+
+    try:
+        return clickhouse_connect.get_client(
+            host=served.host, port=served.port, database=served.database or None
+        )
+    except Exception as e:
+        fail(f"the running pipeline (pid {served.pid}) does not answer at {served.url}: {e}", 1)
 
 
 def _param(values: list[str]) -> dict[str, str]:

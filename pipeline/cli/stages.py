@@ -138,6 +138,14 @@ def process(
 def sink(
     data_dir: Annotated[Path | None, typer.Option(help=DATA_DIR_HELP)] = None,
     status_file: Annotated[Path | None, typer.Option(help=STATUS_HELP, hidden=True)] = None,
+    http_port: Annotated[
+        int | None,
+        typer.Option(
+            help="also serve the live page and a read-only ClickHouse endpoint on this port "
+            "(0: a free port; a taken port falls back to a free one)"
+        ),
+    ] = None,
+    http_host: Annotated[str, typer.Option(help="address the HTTP port listens on")] = "127.0.0.1",
 ) -> None:
     """Write enriched posts and dead letters to ClickHouse in batches (migrating it first).
 
@@ -177,9 +185,16 @@ def sink(
             s.compliance.interval_h * 3600,
             cluster=s.clickhouse.cluster,
         )
+    server = None
     with errors(SinkError):
         try:
             runner.start()
+            if http_port is not None:  # this process owns the store: it serves reads for others
+                from pipeline.web.server import start_server
+
+                run_dir = status_file.parent if status_file is not None else None
+                server = start_server(s, host=http_host, port=http_port, run_dir=run_dir)
+                status.update(force=True, http_url=server.url)
             if schedule is not None:
                 schedule.start()
             before = (ch.count_posts(), ch.count_dead_letters())
@@ -189,6 +204,8 @@ def sink(
             status.set_state("failed")
             raise
         finally:
+            if server is not None:
+                server.stop()
             if schedule is not None:
                 schedule.stop()
             runner.close()

@@ -39,7 +39,9 @@ _COLUMNS = {
 
 
 def _progress(p: Pipeline, phase: str) -> Table:
-    table = Table(title=f"veille up — {phase}", title_justify="left", expand=False)
+    url = p.live_url()
+    title = f"veille up — {phase}" + (f" — {url}" if url else "")
+    table = Table(title=title, title_justify="left", expand=False)
     table.add_column("stage")
     table.add_column("state")
     table.add_column("figures")
@@ -81,6 +83,13 @@ def up(
             "core, at most 2]"
         ),
     ] = None,
+    http_port: Annotated[
+        int,
+        typer.Option(
+            help="port of the live page and of the read-only ClickHouse endpoint, on "
+            "127.0.0.1 (0: a free port; -1: none)"
+        ),
+    ] = 8765,
 ) -> None:
     """Run the whole pipeline: source -> Kafka -> Faust enrichment -> ClickHouse.
 
@@ -97,7 +106,12 @@ def up(
         fail(str(e))
     s = settings(data_dir=data_dir, watch=watch)
     up_options = UpOptions(
-        source=options, duration=duration, watch=watch, sentiment=sentiment, workers=workers
+        source=options,
+        duration=duration,
+        watch=watch,
+        sentiment=sentiment,
+        workers=workers,
+        http_port=http_port if http_port >= 0 else None,
     )
     pipeline = Pipeline(s, up_options)
     previous = signal.signal(signal.SIGTERM, lambda *_: _interrupt())
@@ -110,6 +124,8 @@ def up(
 
             try:
                 pipeline.start()
+                if pipeline.live_url():
+                    console.print(f"live page: {pipeline.live_url()}", highlight=False)
                 try:
                     pipeline.run(on_tick=tick("running (Ctrl-C stops cleanly)"))
                 except KeyboardInterrupt:

@@ -21,9 +21,7 @@ CARE_QUEUE_LIMIT = 10_000
 Row = dict[str, Any]
 
 
-def _run(client: Any, name: str, params: dict[str, str]) -> list[Row]:
-    columns, rows = queries.run(client, name, params)
-    return [dict(zip(columns, r, strict=True)) for r in rows]
+_run = queries.rows
 
 
 @dataclass
@@ -120,11 +118,22 @@ def _totals(buckets: list[Bucket]) -> Totals:
     )
 
 
-def _emerging_hours(period: Period) -> tuple[int, int]:
-    """The emerging-terms window (a seventh of the period, at least 1 h) and its baseline."""
+def emerging_terms(
+    client: Any, period: Period, entry: str, limit: int = 15
+) -> tuple[int, int, list[Row]]:
+    """Terms rising at the end of `period`: the window (a seventh of the period, at least 1 h)
+    and its baseline (the rest of the period), in hours, and the `emerging_terms` rows."""
     hours = max(2, round(period.length.total_seconds() / 3600))
     window = max(1, hours // 7)
-    return window, hours - window
+    params = {
+        "end": period.params["end"],
+        "window_h": str(window),
+        "baseline_h": str(hours - window),
+        "min_support": "3",
+        "entry": entry,
+        "limit": str(limit),
+    }
+    return window, hours - window, _run(client, "emerging_terms", params)
 
 
 def collect(client: Any, period: Period, entry: str | None = None) -> ReportData:
@@ -147,20 +156,8 @@ def collect(client: Any, period: Period, entry: str | None = None) -> ReportData
     data.main_brand = entry or (brands[0]["entry"] if brands else None)
     data.sentiment_by_entry = _run(client, "sentiment_by_brand", span)
 
-    window_h, baseline_h = _emerging_hours(period)
+    window_h, baseline_h, data.emerging_terms = emerging_terms(client, period, e)
     data.emerging_window_h, data.emerging_baseline_h = window_h, baseline_h
-    data.emerging_terms = _run(
-        client,
-        "emerging_terms",
-        {
-            "end": span["end"],
-            "window_h": str(window_h),
-            "baseline_h": str(baseline_h),
-            "min_support": "3",
-            "entry": e,
-            "limit": "15",
-        },
-    )
     data.hashtags = _run(client, "top_hashtags", {**span, "entry": e, "limit": "15"})
     for order, attr in (("reach", "authors_reach"), ("engagement", "authors_engagement")):
         rows = _run(client, "top_authors", {**span, "entry": e, "order": order, "limit": "10"})

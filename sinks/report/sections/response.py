@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from sinks.report import charts
 from sinks.report import markup as m
-from sinks.report.collect import ReportData
+from sinks.report.collect import ReportData, Row
 from sinks.report.period import parse_time
 
 
@@ -100,11 +100,9 @@ def response_times(d: ReportData) -> m.Markup:
     return m.section("Response times", sub, m.join(parts))
 
 
-def alerts(d: ReportData) -> m.Markup:
-    sub = "Crisis, impersonation and budget alerts raised since the period began, newest first."
-    if not d.alerts:
-        return m.section("Alerts", sub, m.nodata("No alert in this period."), wide=True)
-    table = m.table(
+def alerts_table(alerts: list[Row], limit: int = 30) -> m.Markup:
+    """Alerts as a table (the first `limit`): when, severity, kind, entry, title and reason."""
+    return m.table(
         ["When", "Severity", "Kind", "Entry", "Alert"],
         (
             [
@@ -121,12 +119,18 @@ def alerts(d: ReportData) -> m.Markup:
                     "text",
                 ),
             ]
-            for a in d.alerts[:30]
+            for a in alerts[:limit]
         ),
         num=set(),
     )
+
+
+def alerts(d: ReportData) -> m.Markup:
+    sub = "Crisis, impersonation and budget alerts raised since the period began, newest first."
+    if not d.alerts:
+        return m.section("Alerts", sub, m.nodata("No alert in this period."), wide=True)
     more = f" Showing 30 of {len(d.alerts)}." if len(d.alerts) > 30 else ""
-    return m.section("Alerts", sub + more, table, wide=True)
+    return m.section("Alerts", sub + more, alerts_table(d.alerts), wide=True)
 
 
 def audience(d: ReportData) -> m.Markup:
