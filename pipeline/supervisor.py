@@ -5,7 +5,9 @@ the topics, then runs each stage as its own process (`veille sink`, `veille proc
 `veille ingest`: the same commands docker-compose runs), each in its own session so that a
 Ctrl-C reaches only the supervisor, which then stops them in order: ingest first, then it waits
 until the sink has written everything ingested (the drain), then the processor and the sink.
-Stages report through status files (`veille.stats`); their logs go to `<data-dir>/run/*.log`.
+Stages report through status files (`veille.stats`); their output (and the broker's) goes to
+`<data-dir>/run/<name>.log`, rotated by size (`VEILLE_LOG_MAX_MB`, `VEILLE_LOG_BACKUPS`;
+`pipeline.logs`), so that a run of weeks keeps bounded logs.
 With `VEILLE_METRICS_PORT` set, each stage serves Prometheus metrics on a port of its own, in
 the order they start: the sink on that port, then the process workers, then ingest.
 
@@ -27,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.embedded import LocalBroker
+from pipeline.logs import RotatingPipe, Rotation
 from pipeline.sources import SourceOptions
 from veille.kafka import ensure_topics
 from veille.settings import Settings
@@ -60,6 +63,7 @@ class _Stage:
     proc: subprocess.Popen[bytes]
     status_path: Path
     log_path: Path
+    log: RotatingPipe
 
     def status(self) -> dict[str, Any]:
         return read_status(self.status_path)
@@ -68,6 +72,8 @@ class _Stage:
         return self.proc.poll() is None
 
     def log_tail(self, lines: int = 25) -> str:
+        if not self.alive():
+            self.log.join(2.0)  # what it wrote last (a traceback) is in the file
         try:
             return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
         except OSError:
@@ -98,6 +104,8 @@ class Pipeline:
         self.started_at = 0.0
         self.ingest_ended_at: float | None = None
         self.workers = options.workers or settings.process.workers or min(2, os.cpu_count() or 1)
+        self.rotation = Rotation.from_mb(settings.veille.log_max_mb, settings.veille.log_backups)
+        self.spawns: dict[str, int] = {}
         self._env: dict[str, str] = {}
 
     # -- start ----------------------------------------------------------------------------
@@ -109,7 +117,9 @@ class Pipeline:
         k = self.settings.kafka
         env = dict(os.environ)
         if not k.bootstrap_servers:
-            self.broker = LocalBroker(log_file=self.run_dir / "broker.log").start()
+            self.broker = LocalBroker(
+                log_file=self.run_dir / "broker.log", rotation=self.rotation
+            ).start()
             k = k.model_copy(update={"bootstrap_servers": self.broker.bootstrap_servers})
             self.settings.kafka = k
             env["KAFKA_BOOTSTRAP_SERVERS"] = self.broker.bootstrap_servers
@@ -172,16 +182,18 @@ class Pipeline:
         env = self._env
         if self.settings.metrics.port:  # one port each: sink, process workers, ingest
             env = {**env, "VEILLE_METRICS_PORT": str(self.metrics_port(len(self.stages)))}
-        with open(log_path, "ab") as log:
+        log = RotatingPipe(log_path, self.rotation)
+        with log as out:
             proc = subprocess.Popen(
                 cmd,
-                stdout=log,
+                stdout=out,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 env=env,
                 start_new_session=True,
             )
-        self.stages[name] = _Stage(name, proc, status_path, log_path)
+        self.stages[name] = _Stage(name, proc, status_path, log_path, log)
+        self.spawns[name] = self.spawns.get(name, 0) + 1
         logger.info("started stage=%s pid=%d", name, proc.pid)
 
     def _wait_running(self, names: tuple[str, ...], timeout: float) -> None:
@@ -211,6 +223,10 @@ class Pipeline:
         st = self.stages.get("sink")
         url = st.status().get("http_url") if st is not None else None
         return str(url) if url else None
+
+    def restarts(self) -> int:
+        """Stage processes started again under a name already started in this run."""
+        return sum(n - 1 for n in self.spawns.values())
 
     def statuses(self) -> dict[str, dict[str, Any]]:
         return {name: st.status() for name, st in self.stages.items()}
@@ -291,6 +307,8 @@ class Pipeline:
         if self.broker is not None:
             self.broker.stop()
             self.broker = None
+        for st in self.stages.values():
+            st.log.join(2.0)
 
     def summary(self) -> dict[str, Any]:
         """The run's figures; `stored` and `dead_lettered` count distinct new rows."""

@@ -130,19 +130,25 @@ def run_veille(
     *args: str, stdin: str | None = None, timeout: float = 240, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
     """Run the `veille` command line as a user would, without the caller's veille settings."""
-    clean = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("KAFKA_", "CLICKHOUSE_", "VEILLE_"))
-    }
     return subprocess.run(
         [sys.executable, "-m", "pipeline", *args],
         input=stdin,
         capture_output=True,
         text=True,
         timeout=timeout,
-        env={**clean, **(env or {})},
+        env=clean_env(env),
     )
+
+
+def clean_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """This process's environment without veille's settings (`KAFKA_`, `CLICKHOUSE_`,
+    `VEILLE_`), plus `extra`: what a user's fresh shell would give a `veille` command."""
+    clean = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("KAFKA_", "CLICKHOUSE_", "VEILLE_"))
+    }
+    return {**clean, **(extra or {})}
 
 
 # Texts whose sentiment no usable model gets wrong: (text, language, label).

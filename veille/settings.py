@@ -181,6 +181,17 @@ class VeilleSettings(BaseSettings):
         None, description="watch configuration; default ./watch.yaml, else the bundled example"
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "WARNING"
+    log_max_mb: float = Field(
+        10.0,
+        gt=0,
+        description="`veille up`: MB at which each process log in <data-dir>/run rotates",
+    )
+    log_backups: int = Field(5, ge=1, description="`veille up`: rotated log files kept per process")
+    status_interval_s: float = Field(
+        60.0,
+        gt=0,
+        description="`veille up` with stderr not a terminal: seconds between status lines",
+    )
 
     def clickhouse_path(self) -> Path:
         """The chDB data directory used when no ClickHouse server is configured."""

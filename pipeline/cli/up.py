@@ -9,7 +9,6 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.live import Live
 from rich.table import Table
 
 from pipeline.cli.common import DATA_DIR_HELP, WatchOpt, fail, out_console, settings
@@ -26,32 +25,11 @@ from pipeline.cli.sources import (
     VolumeOpt,
     source_options,
 )
+from pipeline.cli.status import StatusDisplay
 from pipeline.sources import SourceOptionsError
 from pipeline.supervisor import Pipeline, PipelineError, UpOptions
 
 console = Console(stderr=True)
-
-_COLUMNS = {
-    "ingest": ("ingested", "produced", "dead_lettered"),
-    "process": ("consumed", "enriched", "dead_lettered", "enrich_posts_per_s"),
-    "sink": ("posts", "dead_letters", "inserts", "insert_rows_per_s", "retries"),
-}
-
-
-def _progress(p: Pipeline, phase: str) -> Table:
-    url = p.live_url()
-    title = f"veille up — {phase}" + (f" — {url}" if url else "")
-    table = Table(title=title, title_justify="left", expand=False)
-    table.add_column("stage")
-    table.add_column("state")
-    table.add_column("figures")
-    statuses = p.statuses()
-    for name in ("ingest", *p.process_names(), "sink"):
-        st = statuses.get(name, {})
-        columns = _COLUMNS["process" if name.startswith("process") else name]
-        figures = "  ".join(f"{k}={st[k]}" for k in columns if k in st)
-        table.add_row(name, str(st.get("state", "starting")), figures)
-    return table
 
 
 def up(
@@ -94,8 +72,10 @@ def up(
     """Run the whole pipeline: source -> Kafka -> Faust enrichment -> ClickHouse.
 
     Starts a local Kafka broker and chDB unless KAFKA_BOOTSTRAP_SERVERS / CLICKHOUSE_URL name
-    real ones, stops cleanly after --duration (or Ctrl-C) with everything flushed, and prints
-    what was ingested, enriched, stored and dead-lettered.
+    real ones, stops cleanly after --duration (or Ctrl-C, or SIGTERM: without --duration it runs
+    until then) with everything flushed, and prints what was ingested, enriched, stored and
+    dead-lettered. While it runs: a live table on a terminal, else a status line every
+    VEILLE_STATUS_INTERVAL_S seconds; each process's log in <data-dir>/run/, rotated.
 
     Example: veille up --source synthetic --rate 200 --duration 30 --json
     """
@@ -114,40 +94,39 @@ def up(
         http_port=http_port if http_port >= 0 else None,
     )
     pipeline = Pipeline(s, up_options)
+    display = StatusDisplay(console, s.veille.status_interval_s, transient=json_out)
     previous = signal.signal(signal.SIGTERM, lambda *_: _interrupt())
     summary: dict[str, Any] = {}
     try:
-        with Live(console=console, refresh_per_second=4, transient=json_out) as screen:
-
-            def tick(phase: str) -> Any:
-                return lambda p: screen.update(_progress(p, phase))
-
+        with display:
             try:
                 pipeline.start()
                 if pipeline.live_url():
                     console.print(f"live page: {pipeline.live_url()}", highlight=False)
                 try:
-                    pipeline.run(on_tick=tick("running (Ctrl-C stops cleanly)"))
+                    pipeline.run(on_tick=display.tick("running (Ctrl-C stops cleanly)"))
                 except KeyboardInterrupt:
                     pass
                 pipeline.stop_ingest()
                 try:
-                    drained = pipeline.drain(on_tick=tick("draining"))
+                    drained = pipeline.drain(on_tick=display.tick("draining"))
                 except KeyboardInterrupt:
                     drained = False
                 if not drained:
                     console.print(
                         "[yellow]warning:[/] stopped before the sink wrote every ingested record"
                     )
-                screen.update(_progress(pipeline, "stopping"))
+                display.update(pipeline, "stopping")
                 pipeline.stop()
-                screen.update(_progress(pipeline, "stopped"))
+                display.finish(pipeline)
             except PipelineError as e:
                 pipeline.stop()
                 fail(str(e), code=1)
-            except Exception:
+            except KeyboardInterrupt:  # while starting or stopping: no clean summary to give
                 pipeline.stop()
-                raise
+                fail("interrupted; every process started was stopped", code=130)
+            finally:
+                pipeline.stop()  # idempotent: every process started is stopped, whatever happened
         summary = pipeline.summary()
     finally:
         signal.signal(signal.SIGTERM, previous)
