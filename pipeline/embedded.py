@@ -84,6 +84,11 @@ class LocalBroker:
         self.stop()
         raise BrokerError(f"local broker did not listen on port {self.port} within {timeout}s")
 
+    @property
+    def pid(self) -> int | None:
+        """The broker process's id while it runs (for whoever measures it), else None."""
+        return self._proc.pid if self.alive() and self._proc is not None else None
+
     def alive(self) -> bool:
         return self._proc is not None and self._proc.poll() is None
 

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -38,7 +37,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from pipeline.bench.phases import TOPIC_FIELDS, BenchError, make_phase, run_pipeline
+from pipeline.bench.phases import (
+    TOPIC_FIELDS,
+    BenchError,
+    check_data_dir,
+    make_phase,
+    run_data_dir,
+    run_pipeline,
+)
 from pipeline.bench.procfs import PeakRss, status_kb
 from pipeline.bench.references import run_naive_faust, run_passthrough
 from pipeline.embedded import LocalBroker
@@ -46,7 +52,15 @@ from pipeline.sources import SourceOptions
 from pipeline.supervisor import UpOptions
 from veille.settings import Settings
 
-__all__ = ["TOPIC_FIELDS", "BenchError", "E2EOptions", "make_phase", "query_results", "run"]
+__all__ = [
+    "TOPIC_FIELDS",
+    "BenchError",
+    "E2EOptions",
+    "latency_figures",
+    "make_phase",
+    "query_results",
+    "run",
+]
 
 
 @dataclass
@@ -67,8 +81,7 @@ class E2EOptions:
             raise ValueError("--posts and --naive-posts must be at least 1")
         if self.rate_latency <= 0 or self.latency_seconds <= 0:
             raise ValueError("--rate-latency and --latency-seconds must be positive")
-        if self.data_dir is not None and self.data_dir.exists() and any(self.data_dir.iterdir()):
-            raise ValueError(f"--data-dir {self.data_dir} is not empty")
+        check_data_dir(self.data_dir)
 
 
 def query_results(data_dir: Path, throughput_db: str, latency_db: str) -> dict[str, Any]:
@@ -88,26 +101,37 @@ def query_results(data_dir: Path, throughput_db: str, latency_db: str) -> dict[s
             FROM `{throughput_db}`.posts"""
         ).named_results()
         throughput = next(iter(t))
-        lat = client.query(
-            f"""
-            SELECT count() AS posts,
-                   quantileExact(0.5)(latency_s) AS p50,
-                   quantileExact(0.99)(latency_s) AS p99,
-                   max(latency_s) AS max,
-                   (toUnixTimestamp64Milli(max(received))
-                    - toUnixTimestamp64Milli(min(received))) / 1000 AS source_s
-            FROM (
-                SELECT id, min(received_at) AS received, min(stored_at) AS stored,
-                       (toUnixTimestamp64Milli(stored) - toUnixTimestamp64Milli(received))
-                           / 1000 AS latency_s
-                FROM `{latency_db}`.posts
-                GROUP BY id
-            )"""
-        ).named_results()
-        latency = next(iter(lat))
+        latency = latency_figures(client, latency_db)
     finally:
         client.close()
     return {"throughput": throughput, "latency": latency}
+
+
+def latency_figures(client: Any, database: str, since_ms: int = 0) -> dict[str, Any]:
+    """Per distinct post of `database`.posts received at or after `since_ms` (Unix ms):
+    stored_at - received_at in seconds (one machine, one clock), its quantiles p50, p90, p99
+    and max over every such post, none excluded; `posts` counted and `source_s`, the span of
+    their reception. Computed by ClickHouse through `client` (clickhouse-connect)."""
+    rows = client.query(
+        f"""
+        SELECT count() AS posts,
+               quantileExact(0.5)(latency_s) AS p50,
+               quantileExact(0.9)(latency_s) AS p90,
+               quantileExact(0.99)(latency_s) AS p99,
+               max(latency_s) AS max,
+               (toUnixTimestamp64Milli(max(received))
+                - toUnixTimestamp64Milli(min(received))) / 1000 AS source_s
+        FROM (
+            SELECT id, min(received_at) AS received, min(stored_at) AS stored,
+                   (toUnixTimestamp64Milli(stored) - toUnixTimestamp64Milli(received))
+                       / 1000 AS latency_s
+            FROM `{database}`.posts
+            GROUP BY id
+            HAVING toUnixTimestamp64Milli(received) >= {{since_ms:Int64}}
+        )""",
+        parameters={"since_ms": since_ms},
+    ).named_results()
+    return dict(next(iter(rows)))
 
 
 def _load() -> float | None:
@@ -141,11 +165,7 @@ def run(
     started = time.monotonic()
     load_before = _load()
     date = datetime.now(UTC).isoformat(timespec="seconds")
-    temporary = options.data_dir is None
-    data_dir = Path(tempfile.mkdtemp(prefix="veille-bench-")) if temporary else options.data_dir
-    assert data_dir is not None
-    data_dir = data_dir.resolve()
-    data_dir.mkdir(parents=True, exist_ok=True)
+    data_dir, temporary = run_data_dir(options.data_dir, "veille-bench-")
     ref_dir = data_dir / "run-references"
     ref_dir.mkdir()
     naive_posts = min(options.naive_posts, options.posts)

@@ -9,6 +9,7 @@ stage's peak memory and CPU time) until the source ends and everything is draine
 from __future__ import annotations
 
 import os
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -82,6 +83,21 @@ def make_phase(base: Settings, name: str, bootstrap: str, data_dir: Path) -> Pha
         ),
         env,
     )
+
+
+def check_data_dir(data_dir: Path | None) -> None:
+    """Raise `ValueError` when a benchmark's `--data-dir` is given and not empty."""
+    if data_dir is not None and data_dir.exists() and any(data_dir.iterdir()):
+        raise ValueError(f"--data-dir {data_dir} is not empty")
+
+
+def run_data_dir(data_dir: Path | None, prefix: str) -> tuple[Path, bool]:
+    """A benchmark's data directory, absolute and created: `data_dir`, or (None) a new
+    temporary one; True when it is temporary (the caller removes it)."""
+    path = Path(tempfile.mkdtemp(prefix=prefix)) if data_dir is None else data_dir
+    path = path.resolve()
+    path.mkdir(parents=True, exist_ok=True)
+    return path, data_dir is None
 
 
 @contextmanager

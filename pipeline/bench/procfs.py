@@ -109,3 +109,40 @@ class CpuUse:
         return {
             name: round(s - self.base.get(name, 0.0), 2) for name, s in sorted(self.last.items())
         }
+
+
+def _ppid(pid: int) -> int | None:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        return int(stat[stat.rindex(")") + 2 :].split()[1])  # after "pid (comm) state"
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def descendants(root: int) -> list[int]:
+    """Every process below `root` (children, their children, ...), read from `/proc` now;
+    those in other sessions or process groups included. Empty when `/proc` is unreadable."""
+    try:
+        pids = [int(p.name) for p in Path("/proc").iterdir() if p.name.isdigit()]
+    except OSError:
+        return []
+    children: dict[int, list[int]] = {}
+    for pid in pids:
+        parent = _ppid(pid)
+        if parent is not None:
+            children.setdefault(parent, []).append(pid)
+    found, todo = [], list(children.get(root, []))
+    while todo:
+        pid = todo.pop()
+        found.append(pid)
+        todo.extend(children.get(pid, []))
+    return sorted(found)
+
+
+def command(pid: int) -> list[str]:
+    """The process's command line (argv); empty when gone or unreadable (a zombie too)."""
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return []
+    return [a.decode(errors="replace") for a in raw.split(b"\0") if a]

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import signal
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
@@ -13,6 +15,18 @@ from rich.table import Table
 from pipeline.cli.common import WATCH_HELP, errors, out_console, settings, watch_config
 
 bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks (figures, not tests).")
+
+# the options several benchmarks share
+SeedOpt = Annotated[int, typer.Option(help="synthetic source's random seed")]
+SentimentOpt = Annotated[
+    str | None, typer.Option(help="sentiment backend: fast|accurate|transformer")
+]
+DataDirOpt = Annotated[
+    Path | None,
+    typer.Option(help="keep the run's chDB and logs here (empty); default: a temporary one"),
+]
+WatchOpt = Annotated[Path | None, typer.Option(help=WATCH_HELP)]
+JsonOpt = Annotated[bool, typer.Option("--json", help="last line: one JSON object")]
 
 
 @bench_app.command("enrich")
@@ -22,8 +36,8 @@ def bench_enrich(
     accurate_posts: Annotated[
         int, typer.Option(help="posts for the accurate sentiment backend (slow; 0 skips it)")
     ] = 200,
-    watch: Annotated[Path | None, typer.Option(help=WATCH_HELP)] = None,
-    json_out: Annotated[bool, typer.Option("--json", help="last line: one JSON object")] = False,
+    watch: WatchOpt = None,
+    json_out: JsonOpt = False,
 ) -> None:
     """Posts per second on one core of each enrichment stage and sentiment backend.
 
@@ -75,16 +89,11 @@ def bench_e2e(
     naive_posts: Annotated[
         int, typer.Option(help="posts through the naive per-event Faust agent (slow)")
     ] = 3_000,
-    seed: Annotated[int, typer.Option(help="synthetic source's random seed")] = 0,
-    sentiment: Annotated[
-        str | None, typer.Option(help="sentiment backend: fast|accurate|transformer")
-    ] = None,
-    data_dir: Annotated[
-        Path | None,
-        typer.Option(help="keep the run's chDB and logs here (empty); default: a temporary one"),
-    ] = None,
-    watch: Annotated[Path | None, typer.Option(help=WATCH_HELP)] = None,
-    json_out: Annotated[bool, typer.Option("--json", help="last line: one JSON object")] = False,
+    seed: SeedOpt = 0,
+    sentiment: SentimentOpt = None,
+    data_dir: DataDirOpt = None,
+    watch: WatchOpt = None,
+    json_out: JsonOpt = False,
 ) -> None:
     """The whole pipeline on the embedded stack: sustained posts/s, latency, peak memory,
     against a raw pass-through and a naive per-event Faust agent on the same broker.
@@ -110,17 +119,10 @@ def bench_e2e(
         data_dir=data_dir,
     )
 
-    def _interrupt(*_: object) -> None:
-        raise KeyboardInterrupt  # SIGTERM stops every process the bench started, like Ctrl-C
-
-    previous = signal.signal(signal.SIGTERM, _interrupt)
-    try:
-        with errors(ValueError, e2e.BenchError):
-            result = e2e.run(
-                s, options, progress=lambda m: err_console.print(f"[dim]bench e2e:[/] {m}")
-            )
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+    with _sigterm_interrupts(), errors(ValueError, e2e.BenchError):
+        result = e2e.run(
+            s, options, progress=lambda m: err_console.print(f"[dim]bench e2e:[/] {m}")
+        )
     out = out_console()
     table = Table(
         "figure",
@@ -138,3 +140,109 @@ def bench_e2e(
     out.print(table)
     if json_out:
         print(json.dumps(result))
+
+
+@bench_app.command("soak")
+def bench_soak(
+    minutes: Annotated[float, typer.Option(help="how long the source runs")] = 30.0,
+    rate: Annotated[float, typer.Option(help="posts/s of the synthetic source")] = 300.0,
+    warmup_minutes: Annotated[
+        float | None,
+        typer.Option(
+            help="minutes left out of the memory figures (start-up, caches filling) "
+            "[default: 5, or a third of --minutes when less]"
+        ),
+    ] = None,
+    interval: Annotated[float, typer.Option(help="seconds between two memory samples")] = 5.0,
+    seed: SeedOpt = 0,
+    sentiment: SentimentOpt = None,
+    out: Annotated[Path, typer.Option(help="folder for samples.csv, soak.json and rss.svg")] = Path(
+        "soak"
+    ),
+    data_dir: DataDirOpt = None,
+    watch: WatchOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """The whole pipeline at a steady rate for a long time: RSS of every process (broker
+    included) over time, its slope after the warm-up, stored vs ingested, restarts, latency.
+
+    Always starts its own local broker and chDB, as `veille up` does (KAFKA_BOOTSTRAP_SERVERS,
+    CLICKHOUSE_URL are ignored); the VEILLE_ settings apply, the broker's retention included.
+    See docs/benchmarks.md.
+
+    Example: veille bench soak --minutes 30 --rate 300 --json
+    """
+    from pipeline.bench import soak
+    from pipeline.cli.common import err_console
+
+    options = soak.SoakOptions(
+        minutes=minutes,
+        rate=rate,
+        warmup_minutes=warmup_minutes,
+        interval_s=interval,
+        seed=seed,
+        sentiment=sentiment,
+        watch=watch,
+        out=out,
+        data_dir=data_dir,
+    )
+    with _sigterm_interrupts(), errors(ValueError, soak.BenchError):
+        result = soak.run(
+            settings(watch=watch),
+            options,
+            progress=lambda m: err_console.print(f"[dim]bench soak:[/] {m}", highlight=False),
+        )
+    table = Table(
+        "process",
+        "RSS warm (MB)",
+        "RSS end (MB)",
+        "slope (MB/min)",
+        "CPU %",
+        title=(
+            f"veille bench soak: {result['rate']:g} posts/s for {result['minutes']:g} min, "
+            f"{result['stored']} of {result['ingested']} stored, "
+            f"{result['restarts_total']} restarts, {result['cores']} cores, {result['date']}"
+        ),
+        title_justify="left",
+    )
+    rows = [*result["processes"].items(), ("tree (sum)", _tree_row(result))]
+    for name, f in rows:
+        table.add_row(
+            name,
+            str(f["rss_warm_mb"]),
+            str(f["rss_end_mb"]),
+            str(f["slope_mb_per_min"]),
+            "" if f.get("cpu_pct") is None else str(f["cpu_pct"]),
+        )
+    lat = result["latency_s"]
+    table.caption = (
+        f"latency s p50={lat['p50']} p90={lat['p90']} p99={lat['p99']} max={lat['max']}; "
+        f"memory {'flat' if result['flat'] else 'NOT flat'} (tree slope < "
+        f"{result['flat_threshold_mb_per_min']} MB/min); files in {options.out}"
+    )
+    table.caption_justify = "left"
+    out_console().print(table)
+    if json_out:
+        print(json.dumps(result))
+
+
+def _tree_row(result: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "rss_warm_mb": result["tree_rss_warm_mb"],
+        "rss_end_mb": result["tree_rss_end_mb"],
+        "slope_mb_per_min": result["tree_slope_mb_per_min"],
+    }
+
+
+@contextmanager
+def _sigterm_interrupts() -> Iterator[None]:
+    """SIGTERM stops every process a benchmark started, as Ctrl-C does."""
+
+    def _interrupt(*_: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
