@@ -71,7 +71,9 @@ class SoakOptions:
 
     def warmup(self) -> float:
         """Minutes of warm-up, left out of the memory figures."""
-        return min(5.0, self.minutes / 3) if self.warmup_minutes is None else self.warmup_minutes
+        if self.warmup_minutes is None:
+            return round(min(5.0, self.minutes / 3), 2)
+        return self.warmup_minutes
 
     def validate(self) -> None:
         if self.minutes <= 0 or self.rate <= 0 or self.interval_s <= 0:
