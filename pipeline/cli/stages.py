@@ -83,6 +83,8 @@ def build_source(
                 scenario=scenario,
                 volume=rate * 60 if live and rate else volume,
                 start_time=datetime.now(UTC) if live else None,
+                # a live clock follows the wall; otherwise the timeline continues after a restart
+                state_file=None if live else s.veille.data_dir / "ingest" / "synthetic.json",
             )
         except ValueError as e:
             fail(str(e))
@@ -91,7 +93,9 @@ def build_source(
 
         if not inputs:
             fail("--source replay needs --input FILE (NDJSON of X API v2 payloads)")
-        return ReplaySource(inputs, speed=speed)
+        return ReplaySource(
+            inputs, speed=speed, state_file=s.veille.data_dir / "ingest" / "replay.json"
+        )
     from ingest.x.source import XSource
 
     if s.x.bearer_token is None or not s.x.bearer_token.get_secret_value():
