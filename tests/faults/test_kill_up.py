@@ -28,8 +28,8 @@ from factories import x_payload
 
 pytestmark = [pytest.mark.integration, pytest.mark.durability]
 
-POSTS = 3000
-GAP_S = 0.01  # created_at gaps; replayed at --speed 1: ~100 posts/s, ~30 s of ingest
+POSTS = 5000
+GAP_S = 0.01  # created_at gaps; replayed at --speed 1: ~100 posts/s
 BASE_ID = 1_960_000_000_000_000_000
 
 
@@ -51,8 +51,9 @@ def _env() -> dict[str, str]:
     return clean
 
 
-def _up(data: Path, stream: Path) -> subprocess.Popen[str]:
-    args = ["up", "--source", "replay", "--input", str(stream), "--speed", "1"]
+def _up(data: Path, stream: Path, speed: float | None) -> subprocess.Popen[str]:
+    args = ["up", "--source", "replay", "--input", str(stream)]
+    args += ["--speed", str(speed)] if speed else []
     return subprocess.Popen(
         [sys.executable, "-m", "pipeline", *args, "--data-dir", str(data), "--json"],
         stdout=subprocess.PIPE,
@@ -98,11 +99,15 @@ def _kill_tree(proc: subprocess.Popen[str]) -> int:
     return len(pids)
 
 
-def _ingested(data: Path) -> int:
+def _count(data: Path, stage: str, counter: str) -> int:
     try:
-        return int(json.loads((data / "run" / "ingest.json").read_text()).get("ingested", 0))
+        return int(json.loads((data / "run" / f"{stage}.json").read_text()).get(counter, 0))
     except (OSError, ValueError):
         return 0
+
+
+def _ingested(data: Path) -> int:
+    return _count(data, "ingest", "ingested")
 
 
 def _stored(data: Path) -> tuple[int, int, int]:
@@ -135,28 +140,37 @@ def test_sigkill_of_the_whole_tree_twice_loses_and_duplicates_nothing(tmp_path: 
     stream, data = tmp_path / "stream.ndjson", tmp_path / "d"
     _write_input(stream)
     rnd = random.Random()
-    resumed_from = []
+    resumed_from: list[int] = []  # the line after which the next run's replay resumes
+    killed_at: list[int] = []
     for run in range(2):
-        proc = _up(data, stream)
-        # a random moment once ingest has started: early, then later in the file
-        target = rnd.randint(100, 900) if run == 0 else rnd.randint(300, 1200)
+        for stale in (data / "run").glob("*.json"):
+            stale.unlink()  # the last run's figures
+        # first killed while posts arrive at ~100/s (the replay must resume where the broker
+        # acknowledged); then while they arrive at ~1500/s, faster than they are processed: the
+        # broker holds a backlog the processor and the sink have not read yet, and must keep it
+        proc = _up(data, stream, speed=1 if run == 0 else 15)
+        target = rnd.randint(100, 900) if run == 0 else rnd.randint(200, 2000)
         deadline = time.monotonic() + 120
         while _ingested(data) < target and proc.poll() is None:
             assert time.monotonic() < deadline, "ingest did not start"
             time.sleep(0.05)
         assert proc.poll() is None, proc.stderr.read()[-3000:] if proc.stderr else ""
-        time.sleep(rnd.uniform(0, 1.5))
-        print(f"run {run}: killed after ingested={_ingested(data)}")
+        if run == 0:
+            time.sleep(rnd.uniform(0, 1.5))
+        ingested, stored = _ingested(data), _count(data, "sink", "posts")
+        print(f"run {run}: killed at ingested={ingested} stored={stored}")
         assert _kill_tree(proc) >= 5  # supervisor, sink, process, ingest, broker, S3 server
+        killed_at.append(ingested)
         state = data / "ingest" / "replay.json"
         resumed_from.append(json.loads(state.read_text())["line"] if state.exists() else 0)
-    proc = _up(data, stream)
+    proc = _up(data, stream, speed=None)
     out, err = proc.communicate(timeout=240)
     assert proc.returncode == 0, err[-3000:]
     summary = json.loads(out.strip().splitlines()[-1])
     # each restart resumed after what the broker had acknowledged, not from the start
-    assert resumed_from[1] > 0
-    assert summary["ingested"] <= POSTS - resumed_from[1]
+    assert resumed_from[0] > 0
+    assert killed_at[1] <= POSTS - resumed_from[0]
+    assert summary["ingested"] == POSTS - resumed_from[1]
     assert not (data / "ingest" / "replay.json").exists()  # the replay completed
     rows, ids, in_range = _stored(data)
     assert (rows, ids, in_range) == (POSTS, POSTS, POSTS)
