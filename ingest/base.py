@@ -2,7 +2,8 @@
 
 A source is constructed from validated options only (no I/O in `__init__`), opened by
 `start()`, iterated with `records()`, and asked to end with `stop()` (from another thread or a
-signal handler); `close()` releases what `start()` opened and is safe to call twice.
+signal handler); `close()` releases what `start()` opened and is safe to call twice. A source that
+resumes after a restart tags its records with a `position` and saves what `acknowledged()` says.
 """
 
 from __future__ import annotations
@@ -28,6 +29,9 @@ class SourceRecord:
     payload: bytes
     origin: str
     kind: SourceKind = "post"
+    position: Any = None
+    """Where the source is once this record is safely in Kafka (a replay's file and line, the
+    synthetic clock); given back to `Source.acknowledged()`. None: the source does not resume."""
 
 
 class Source(ABC):
@@ -62,6 +66,11 @@ class Source(ABC):
     def wait(self, seconds: float) -> bool:
         """Sleep up to `seconds` unless stopped; True when stop() was called."""
         return self._stopping.wait(seconds)
+
+    def acknowledged(self, position: Any) -> None:  # noqa: B027 - optional hook
+        """Every record up to the one that carried `position` (in the order `records()` yielded
+        them) was acknowledged by Kafka: a source that resumes saves it, so that a restart
+        continues from there. Called on the runner's thread, positions in order."""
 
     def metrics(self) -> dict[str, Any]:
         """Figures about the source itself (connections, reads...), for the status file."""

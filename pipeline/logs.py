@@ -7,8 +7,9 @@ writing): `<name>.log` up to `max_bytes`, then `<name>.log.1` ... `<name>.log.<b
 oldest dropped. So a pipeline left running for weeks keeps at most
 `max_bytes * (backups + 1)` bytes of each process's log, whatever the process writes.
 
-If the supervisor dies, the pipe's reader is gone: the child's next write fails (EPIPE) and
-its output is lost, but the child itself keeps running (Python ignores SIGPIPE).
+If the supervisor dies, the pipe's reader is gone: a Python child's next write fails (EPIPE)
+and its output is lost while it keeps running (Python ignores SIGPIPE); a Go binary (the S3
+server) exits on SIGPIPE. Either way the next `veille up` ends what a killed run left.
 """
 
 from __future__ import annotations
@@ -16,7 +17,9 @@ from __future__ import annotations
 import logging
 import logging.handlers
 import os
+import subprocess
 import threading
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -47,6 +50,12 @@ def log_files(path: Path) -> list[Path]:
     rotated = [p for p in path.parent.glob(path.name + ".*") if p.suffix[1:].isdigit()]
     rotated.sort(key=lambda p: int(p.suffix[1:]))
     return ([path] if path.exists() else []) + rotated
+
+
+def child_output(path: Path | None, rotation: Rotation) -> AbstractContextManager[int]:
+    """What to give a child process as stdout and stderr, around its start: a `RotatingPipe`
+    into `path`, or /dev/null when `path` is None."""
+    return RotatingPipe(path, rotation) if path is not None else nullcontext(subprocess.DEVNULL)
 
 
 class RotatingPipe:

@@ -111,13 +111,21 @@ def build_source(options: SourceOptions, s: Settings) -> Source:
                 scenario=options.scenario,
                 volume=rate * 60 if options.live and rate else options.volume,
                 start_time=datetime.now(UTC) if options.live else None,
+                # a live clock follows the wall; otherwise the timeline continues after a restart
+                state_file=None
+                if options.live
+                else s.veille.data_dir / "ingest" / "synthetic.json",
             )
         except ValueError as e:
             raise SourceOptionsError(str(e)) from e
     if options.source is SourceName.replay:
         from ingest.replay import ReplaySource
 
-        return ReplaySource(options.inputs, speed=options.speed)
+        return ReplaySource(
+            options.inputs,
+            speed=options.speed,
+            state_file=s.veille.data_dir / "ingest" / "replay.json",
+        )
     from ingest.x.source import XSource
 
     if s.x.bearer_token is None or not s.x.bearer_token.get_secret_value():

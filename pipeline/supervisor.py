@@ -11,8 +11,10 @@ Stages report through status files (`veille.stats`); their output (and the broke
 With `VEILLE_METRICS_PORT` set, each stage serves Prometheus metrics on a port of its own, in
 the order they start: the sink on that port, then the process workers, then ingest.
 
-The embedded broker keeps data in memory: what was ingested but not drained when it stops is
-gone, which is why the drain waits for the sink.
+The embedded broker is durable (`VEILLE_BROKER_STORAGE=s3`, the default: under
+`<data-dir>/broker`), so what a killed run acknowledged is stored by the next; with
+`VEILLE_BROKER_STORAGE=memory` what was ingested but not drained when it stops is gone. Either
+way a clean stop drains: it waits for the sink.
 """
 
 from __future__ import annotations
@@ -117,9 +119,8 @@ class Pipeline:
         k = self.settings.kafka
         env = dict(os.environ)
         if not k.bootstrap_servers:
-            self.broker = LocalBroker(
-                log_file=self.run_dir / "broker.log", rotation=self.rotation
-            ).start()
+            self.broker = self._local_broker().start()
+            env.update(self.broker.client_env(env))
             k = k.model_copy(update={"bootstrap_servers": self.broker.bootstrap_servers})
             self.settings.kafka = k
             env["KAFKA_BOOTSTRAP_SERVERS"] = self.broker.bootstrap_servers
@@ -142,6 +143,16 @@ class Pipeline:
         self._wait_running(("sink", *self.process_names()), ready_timeout)
         self.started_at = time.monotonic()
         self._spawn("ingest", self.options.source.to_argv())
+
+    def _local_broker(self) -> LocalBroker:
+        b = self.settings.broker
+        durable = b.storage == "s3"
+        return LocalBroker(
+            log_file=self.run_dir / "broker.log",
+            rotation=self.rotation,
+            data_dir=self.settings.veille.data_dir / "broker" if durable else None,
+            retention_s=b.retention_hours * 3600,
+        )
 
     @staticmethod
     def _worker_name(i: int) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException, Message
@@ -65,20 +65,30 @@ class Producer:
         logger.error("delivery failed topic=%s key=%r error=%s", msg.topic(), msg.key(), err.str())
 
     def produce(
-        self, topic: str, value: bytes, key: bytes | None = None, partition: int | None = None
+        self,
+        topic: str,
+        value: bytes,
+        key: bytes | None = None,
+        partition: int | None = None,
+        on_delivered: Callable[[], None] | None = None,
     ) -> None:
-        """Queue one record; blocks (serving delivery reports) while the local queue is full."""
+        """Queue one record; blocks (serving delivery reports) while the local queue is full.
+        `on_delivered` is called (from `poll()`/`flush()`) once the broker acknowledged it."""
+        report = self._on_delivery
+        if on_delivered is not None:
+
+            def report(err: KafkaError | None, msg: Message) -> None:
+                self._on_delivery(err, msg)
+                if err is None:
+                    on_delivered()
+
         while True:
             try:
                 if partition is None:
-                    self._p.produce(topic, value=value, key=key, on_delivery=self._on_delivery)
+                    self._p.produce(topic, value=value, key=key, on_delivery=report)
                 else:
                     self._p.produce(
-                        topic,
-                        value=value,
-                        key=key,
-                        partition=partition,
-                        on_delivery=self._on_delivery,
+                        topic, value=value, key=key, partition=partition, on_delivery=report
                     )
                 return
             except BufferError:
@@ -86,8 +96,12 @@ class Producer:
             except KafkaException as e:
                 raise DeliveryError(f"cannot produce to {topic}: {e}") from None
 
-    def dead_letter(self, topic: str, record: DeadLetter) -> None:
-        self.produce(topic, record.model_dump_json().encode(), key=record.key)
+    def dead_letter(
+        self, topic: str, record: DeadLetter, on_delivered: Callable[[], None] | None = None
+    ) -> None:
+        self.produce(
+            topic, record.model_dump_json().encode(), key=record.key, on_delivered=on_delivered
+        )
 
     def poll(self, timeout: float = 0.0) -> None:
         """Serve delivery reports."""

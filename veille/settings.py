@@ -198,6 +198,23 @@ class VeilleSettings(BaseSettings):
         return self.data_dir / "clickhouse"
 
 
+class BrokerSettings(BaseSettings):
+    """The local broker `veille up` starts when `KAFKA_BOOTSTRAP_SERVERS` is unset
+    (docs/local-broker.md)."""
+
+    model_config = SettingsConfigDict(env_prefix="VEILLE_BROKER_", **_ENV)  # type: ignore[typeddict-item]
+
+    storage: Literal["s3", "memory"] = Field(
+        "s3",
+        description="s3: durable under VEILLE_DATA_DIR/broker (SeaweedFS); memory: lost on stop",
+    )
+    retention_hours: float = Field(
+        6.0,
+        gt=0,
+        description="longest a record is kept; records every consumer has read go sooner",
+    )
+
+
 class SentimentSettings(BaseSettings):
     """Which sentiment model the processors run, and the transformer backend's options."""
 
@@ -287,6 +304,7 @@ COMPONENTS: tuple[type[BaseSettings], ...] = (
     ClickHouseSettings,
     XSettings,
     VeilleSettings,
+    BrokerSettings,
     SentimentSettings,
     ProcessSettings,
     SinkSettings,
@@ -301,8 +319,8 @@ class Settings:
     """All component settings together, read once (the CLI builds one and passes it down).
 
     Each component is an attribute named for its prefix: `kafka`, `clickhouse`, `x`, `veille`,
-    `sentiment`, `process`, `sink`, `alert`, `compliance`, `metrics`. One not given is read from
-    the environment.
+    `sentiment`, `process`, `sink`, `alert`, `compliance`, `metrics`, `broker`. One not given is
+    read from the environment.
     """
 
     def __init__(
@@ -318,6 +336,7 @@ class Settings:
         alert: AlertSettings | None = None,
         compliance: ComplianceSettings | None = None,
         metrics: MetricsSettings | None = None,
+        broker: BrokerSettings | None = None,
     ) -> None:
         self.kafka = kafka or KafkaSettings()
         self.clickhouse = clickhouse or ClickHouseSettings()
@@ -329,6 +348,7 @@ class Settings:
         self.alert = alert or AlertSettings()
         self.compliance = compliance or ComplianceSettings()
         self.metrics = metrics or MetricsSettings()
+        self.broker = broker or BrokerSettings()
 
     _PARTS = (
         "kafka",
@@ -341,6 +361,7 @@ class Settings:
         "alert",
         "compliance",
         "metrics",
+        "broker",
     )
 
     def __repr__(self) -> str:

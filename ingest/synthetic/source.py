@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import math
+import os
 import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from itertools import islice
-from typing import ClassVar
+from pathlib import Path
+from typing import Any, ClassVar
 
 from ingest.base import Source, SourceRecord
 from ingest.synthetic.builder import build_info
@@ -50,6 +53,12 @@ class SyntheticSource(Source):
     count or duration, a volume that is not positive, a start time without a time zone or
     before X's ids, a watch configuration whose languages the generator cannot write, or one
     that lacks what the scenario needs (a brand; official accounts for impersonation and care).
+
+    With a `state_file`, the timeline continues across restarts: each record carries how many
+    posts came before it and its event time; the last one Kafka acknowledged is saved there
+    (about once a second and at `close()`), and `start()` of a source with the same seed and
+    scenario moves `start_time` just after it (the scenario's events are planned again from
+    there) and counts `count` from where it was.
     """
 
     name: ClassVar[str] = "synthetic"
@@ -66,6 +75,7 @@ class SyntheticSource(Source):
         volume: float = DEFAULT_VOLUME,
         noise: float = DEFAULT_NOISE,
         duration: timedelta | None = None,
+        state_file: Path | None = None,
     ) -> None:
         super().__init__()
         if rate is not None and (not math.isfinite(rate) or rate < 0):
@@ -100,10 +110,63 @@ class SyntheticSource(Source):
         self.scenario = SCENARIOS[scenario]
         self.languages = languages
         self.skipped_languages = tuple(lang for lang in wanted if lang not in phrases())
+        self.volume = volume
+        self.noise = noise
         self.info = build_info(
             watch, self.scenario, languages, seed, self.start_time, volume, noise
         )
         self.care_ledger = CareLedger()
+        self.state_file = state_file
+        self.done = 0
+        self._acked: tuple[int, str] | None = None
+        self._saved_at = 0.0
+
+    def start(self) -> None:
+        """Continue the timeline saved in `state_file` by an earlier run, if any."""
+        if self.state_file is None:
+            return
+        try:
+            state = json.loads(self.state_file.read_text())
+            if state["seed"] != self.seed or state["scenario"] != self.scenario.name:
+                return
+            last = datetime.fromisoformat(state["time"])
+            done = int(state["n"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return
+        self.done = done
+        if self.count is not None:
+            self.count = max(0, self.count - done)
+        self.start_time = last + timedelta(milliseconds=1)
+        self.info = build_info(
+            self.watch,
+            self.scenario,
+            self.languages,
+            self.seed,
+            self.start_time,
+            self.volume,
+            self.noise,
+        )
+        logger.info("synthetic timeline continues after n=%d time=%s", done, last.isoformat())
+
+    def acknowledged(self, position: Any) -> None:
+        self._acked = position
+        if time.monotonic() - self._saved_at >= 1.0:
+            self._save()
+
+    def _save(self) -> None:
+        if self.state_file is None or self._acked is None:
+            return
+        n, at = self._acked
+        state = {"seed": self.seed, "scenario": self.scenario.name, "n": n, "time": at}
+        self.state_file.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.state_file.with_suffix(".tmp")
+        tmp.write_text(json.dumps(state))
+        os.replace(tmp, self.state_file)
+        self._saved_at = time.monotonic()
+
+    def close(self) -> None:
+        """Save how far Kafka acknowledged."""
+        self._save()
 
     def scenario_info(self) -> ScenarioInfo:
         """The run's timeline: start time, traffic, and each event's simulated start and end."""
@@ -146,7 +209,7 @@ class SyntheticSource(Source):
         `duration` or stop()."""
         rate = self.rate
         t0 = time.monotonic()
-        for n, payload in enumerate(self.payloads()):
+        for n, post in enumerate(self.posts()):
             if self.stopping:
                 return
             if rate is not None:
@@ -157,4 +220,5 @@ class SyntheticSource(Source):
                 elif delay < -_MAX_LAG_S:
                     logger.debug("synthetic source behind by elapsed_s=%.1f; catching up", -delay)
                     t0 = time.monotonic() - n / rate
-            yield SourceRecord(payload=payload, origin=f"synthetic:{n}")
+            position = (self.done + n + 1, post.created_at.isoformat())
+            yield SourceRecord(payload=post.payload, origin=f"synthetic:{n}", position=position)

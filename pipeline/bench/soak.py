@@ -170,17 +170,19 @@ def memory_figures(samples: list[Sample], warmup_s: float, until_s: float) -> di
     }
 
 
-def retention_settings(s: Settings) -> dict[str, Any]:
-    """Every setting whose name mentions retention (the broker's bound), as `ENV_NAME: value`."""
+def broker_settings(s: Settings, only: str = "") -> dict[str, Any]:
+    """The local broker's settings (every setting whose variable names the broker or a
+    retention) as `ENV_NAME: value`; with `only`, those whose name contains it."""
     found: dict[str, Any] = {}
     for part in vars(s).values():
         if not isinstance(part, BaseSettings):
             continue
         prefix = str(part.model_config.get("env_prefix", ""))
         for name in type(part).model_fields:
-            if "retention" in name:
+            env = f"{prefix}{name}".upper()
+            if ("BROKER_" in env or "RETENTION" in env) and only.upper() in env:
                 value = getattr(part, name)
-                found[f"{prefix}{name}".upper()] = value if value is None else str(value)
+                found[env] = value if value is None else str(value)
     return found
 
 
@@ -228,6 +230,7 @@ def run(
         alert=base.alert,
         compliance=base.compliance.model_copy(update={"interval_h": 0.0}),
         metrics=base.metrics,
+        broker=base.broker,
     )
     env = {"KAFKA_BOOTSTRAP_SERVERS": "", "CLICKHOUSE_URL": "", "VEILLE_COMPLIANCE_INTERVAL_H": "0"}
     up = UpOptions(
@@ -346,7 +349,8 @@ def run(
         "flat_threshold_mb_per_min": FLAT_MB_PER_MIN,
         "latency_s": quantiles(latency_all),
         "latency_after_warmup_s": quantiles(latency_warm),
-        "retention": retention_settings(s),
+        "retention": broker_settings(s, only="retention"),
+        "broker_settings": broker_settings(s),
         "log_bytes": run_log,
         "cores": os.cpu_count(),
         "load_avg_1m_end": round(os.getloadavg()[0], 2),

@@ -17,7 +17,8 @@ minute of each entry is then evaluated once, in order, comparing:
   more than max(`min_dip`, `sensitivity` + 2 binomial standard deviations).
 
 No alert is raised before `warmup_min` minutes of history. One episode makes one alert: its key
-(`crisis:<entry>:<start minute>`) stays the same while the anomaly lasts (updated at most every
+(`crisis:<entry>:<start minute>`) stays the same while the anomaly lasts (updated at once when it
+shows a new signal — a spike that turns negative becomes a crisis — and otherwise at most every
 `update_min` minutes with the latest figures), and a new episode can start only after
 `cooldown_min` quiet minutes. Each alert says why: the volume against its baseline, the share
 negative, the terms over-represented in the last minutes, and sample posts.
@@ -65,6 +66,7 @@ class _Episode:
     baseline_posts: int = 0
     spike: bool = False
     dip: bool = False
+    emitted: tuple[bool, bool] = (False, False)  # (spike, dip) as last told
 
 
 @dataclass
@@ -229,9 +231,11 @@ class CrisisDetector:
         ep.last_anomaly = now
         ep.spike |= spike
         ep.dip |= dip
-        if ep.last_emit >= 0 and now - ep.last_emit < s.update_min:
+        escalated = (ep.spike, ep.dip) != ep.emitted  # a new signal is told at once
+        if ep.last_emit >= 0 and now - ep.last_emit < s.update_min and not escalated:
             return None
         ep.last_emit = now
+        ep.emitted = (ep.spike, ep.dip)
         return self._alert(
             name,
             e,

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from factories import clean_env
 
+from pipeline.logs import log_files
 from veille.stats import read_status
 
 
@@ -35,7 +36,15 @@ def test_up_without_duration_runs_until_sigterm_and_stops_cleanly(tmp_path: Path
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env=clean_env({"VEILLE_STATUS_INTERVAL_S": "1"}),
+        env=clean_env(
+            {
+                "VEILLE_STATUS_INTERVAL_S": "1",
+                # logs at DEBUG into 2 kB files, two kept: rotation happens within the run
+                "VEILLE_LOG_LEVEL": "DEBUG",
+                "VEILLE_LOG_MAX_MB": "0.002",
+                "VEILLE_LOG_BACKUPS": "2",
+            }
+        ),
     )
     try:
         deadline = time.monotonic() + 120
@@ -61,11 +70,17 @@ def test_up_without_duration_runs_until_sigterm_and_stops_cleanly(tmp_path: Path
         assert key in lines[-1], (key, lines[-1])
     assert any(" veille up draining" in line for line in err.splitlines())
 
-    # every stage stopped; each process's log is where the supervisor said
+    # every stage stopped; each process's log is where the supervisor said, rotated: at most
+    # the file and its two backups, none over 2 kB
     assert len(pids) >= 3 and all(_gone(pid) for pid in pids)
-    assert {"broker.log", "ingest.log", "sink.log", "process.log"} <= {
-        p.name for p in run.glob("*.log")
-    }
+    logs = {p.name for p in run.glob("*.log")}
+    assert {"broker.log", "ingest.log", "sink.log", "process.log"} <= logs
+    rotated = []
+    for name in logs:
+        files = log_files(run / name)
+        assert len(files) <= 3 and all(f.stat().st_size <= 2000 for f in files), files
+        rotated += files[1:]
+    assert rotated, "no log rotated at DEBUG level in 2 kB files"
 
 
 def test_rates_cover_the_last_window_of_snapshots() -> None:

@@ -152,3 +152,40 @@ def test_the_feed_keys_observations_by_entry_and_their_values_parse_back() -> No
     assert all(o.minute == minute and o.negative and o.partition == 2 for o in obs)
     assert all(o.post_id == "42" and "#scandale" in o.terms for o in obs)
     assert feed.counters == {"observations": 2, "alerts": 0}
+
+
+def test_an_episode_that_turns_into_a_crisis_says_so_at_once() -> None:
+    """A volume spike whose posts turn negative the next minute is a crisis: the alert is updated
+    to `crisis` then, not `update_min` minutes later (by which time this episode is over)."""
+    det = CrisisDetector()
+    raised = []
+    t = START + 120
+
+    def feed(minute: int, n: int, negative: int) -> None:
+        for i in range(n):
+            det.observe(
+                Observation(
+                    entry="Orbital Telecom",
+                    minute=minute,
+                    negative=i < negative,
+                    terms=("panne",) if i < negative else ("forfait",),
+                    post_id=f"{minute}-{i}",
+                    author="a",
+                    text="panne" if i < negative else "forfait",
+                )
+            )
+
+    for m in range(START, START + 140):
+        if m == t:
+            feed(m, 60, 12)  # a volume spike, as negative as usual
+        elif m == t + 1:
+            feed(m, 60, 54)  # and then an outraged one
+        else:
+            feed(m, 10, 2)
+        raised += det.evaluate()
+    feed(START + 140, 10, 2)
+    raised += det.evaluate()
+    assert len({a.key for a in raised}) == 1
+    assert raised[0].kind == "spike"
+    assert raised[-1].kind == "crisis" and raised[-1].severity == "critical"
+    assert raised[-1].data["at"] == raised[0].data["at"].replace(":00Z", ":01Z")

@@ -1,0 +1,106 @@
+"""The durable local broker: what retention deletes, the offset repair, a restart after SIGKILL."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+
+import pytest
+from confluent_kafka import Consumer, Producer, TopicPartition
+
+from pipeline.embedded import LocalBroker
+from pipeline.embedded.retention import Batch, expendable, rewound
+from veille.kafka import ensure_topics
+from veille.settings import KafkaSettings
+
+
+def test_expendable_keeps_unread_newest_and_young() -> None:
+    batches = [Batch(0, 100.0), Batch(10, 100.0), Batch(20, 100.0), Batch(30, 100.0)]
+    # read up to 20 by every group, a minute ago and more: 0 and 10 go, never the newest
+    assert expendable(batches, [20, 25], now=200.0, retention_s=3600, started=0) == batches[:2]
+    # a group that has read nothing holds everything back until the retention
+    assert expendable(batches, [20, -1], now=200.0, retention_s=3600, started=0) == []
+    # written less than a minute ago: kept although read
+    assert expendable(batches, [40], now=130.0, retention_s=3600, started=0) == []
+    # past the retention, read or not; but counted from the broker's start at the earliest
+    assert expendable(batches, [], now=4000.0, retention_s=3600, started=0) == batches[:3]
+    assert expendable(batches, [], now=4000.0, retention_s=3600, started=3000.0) == []
+
+
+def test_rewound_moves_an_offset_inside_a_batch_to_its_start() -> None:
+    assert rewound(15, [0, 10, 20], high=30) == 10
+    assert rewound(20, [0, 10, 20], high=30) == 20
+    assert rewound(30, [0, 10, 20], high=30) == 30  # read to the end: nothing to repair
+    assert rewound(5, [10, 20], high=30) == 5  # below what is kept
+
+
+def _produce(bootstrap: str, topic: str, n: int, start: int = 0) -> None:
+    p = Producer({"bootstrap.servers": bootstrap, "acks": "all", "linger.ms": 5})
+    for i in range(start, start + n):
+        p.produce(topic, f"v{i}".encode(), key=str(i).encode(), partition=0)
+        if i % 50 == 0:
+            p.flush()  # several batches
+    assert p.flush(30) == 0
+
+
+def _read(bootstrap: str, topic: str, group: str, commit_after: int | None = None) -> list[str]:
+    c = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": group,
+            "auto.offset.reset": "earliest",
+            "enable.auto.commit": False,
+            "session.timeout.ms": 6000,
+        }
+    )
+    c.assign([TopicPartition(topic, 0, -1001 if commit_after is None else -2)])
+    seen: list[str] = []
+    idle = time.monotonic()
+    while time.monotonic() - idle < 4:
+        for m in c.consume(100, 0.5):
+            if m.error() is None:
+                seen.append(m.value().decode())
+                idle = time.monotonic()
+                if commit_after is not None and len(seen) == commit_after:
+                    c.commit(m, asynchronous=False)  # most likely inside a batch
+                    c.close()
+                    return seen
+    c.close()
+    return seen
+
+
+@pytest.mark.integration
+def test_durable_broker_survives_sigkill_repairs_offsets_and_retention_frees(
+    tmp_path: Path,
+) -> None:
+    data, topic = tmp_path / "broker", "t"
+    broker = LocalBroker(data_dir=data, log_file=tmp_path / "broker.log").start()
+    try:
+        k = KafkaSettings(bootstrap_servers=broker.bootstrap_servers, partitions=1)
+        ensure_topics(k, [topic])
+        _produce(broker.bootstrap_servers, topic, 300)
+        assert len(_read(broker.bootstrap_servers, topic, "g", commit_after=125)) == 125
+        # SIGKILL of the broker and its S3 server: nothing is stopped cleanly
+        for pid_file in (data / "tansu.pid", data / "s3" / "weed.pid"):
+            os.kill(int(pid_file.read_text()), signal.SIGKILL)
+    finally:
+        if broker.retention is not None:
+            broker.retention.stop()
+    broker = LocalBroker(data_dir=data, log_file=tmp_path / "broker.log")
+    with broker:
+        bs = broker.bootstrap_servers
+        # every record survived; the group resumes at its committed offset, none skipped
+        assert sorted(_read(bs, topic, "fresh"), key=lambda v: int(v[1:])) == [
+            f"v{i}" for i in range(300)
+        ]
+        resumed = _read(bs, topic, "g")
+        assert {f"v{i}" for i in range(125, 300)} <= set(resumed)
+        assert broker.retention is not None
+        swept = broker.retention.sweep(now=time.time() + 120)
+        # "fresh" read everything, "g" (which did not commit again) is still at 125, moved back
+        # to its batch's start: the batches below that one go, the rest stays
+        assert swept.deleted > 0 and swept.kept > 0
+        kept = [int(v[1:]) for v in _read(bs, topic, "later")]
+        assert 0 < min(kept) <= 125 and set(range(125, 300)) <= set(kept)
