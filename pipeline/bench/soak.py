@@ -212,8 +212,8 @@ def run(
     """Run the soak and return its figures (see the module docstring); write its files.
 
     Always the embedded broker and chDB (KAFKA_BOOTSTRAP_SERVERS, CLICKHOUSE_URL ignored).
-    Raises `BenchError` when the pipeline fails or does not drain, `ValueError` on bad
-    options. Every process started is stopped in every case; a temporary data directory is
+    Raises `BenchError` when the pipeline fails, or when it does not drain (after writing the
+    figures to `options.out`, so that what was left can be read), `ValueError` on bad options. Every process started is stopped in every case; a temporary data directory is
     removed.
     """
     options.validate()
@@ -300,8 +300,7 @@ def run(
                     raise BenchError(f"soak run failed: {e}") from e
                 raise
         summary = p.summary()
-        if not drained or not summary.get("complete"):
-            raise BenchError(f"soak run did not drain or complete: {summary}")
+        process_totals = p.process_totals()
         progress("counting in ClickHouse")
         from sinks.clickhouse import connect
 
@@ -340,6 +339,9 @@ def run(
         "stored_distinct": int(latency_all["posts"]),
         "dead_lettered": int(summary["dead_lettered"]),
         "stored_equals_ingested": int(summary["stored"]) == int(summary["ingested"]),
+        "drained": drained and bool(summary.get("complete")),
+        "observations": int(process_totals.get("observations", 0)),
+        "observations_done": int(process_totals.get("observations_done", 0)),
         "source_rate": round(int(summary["ingested"]) / max(1e-9, summary["ingest_seconds"]), 1),
         "restarts": restarts,
         "restarts_total": sum(restarts.values()),
@@ -357,6 +359,12 @@ def run(
         "date": date,
     }
     result["files"] = write_outputs(options.out, {**result, "timeline": timeline}, sampler)
+    if not result["drained"]:  # the figures are kept (in `options.out`) to say what was left
+        raise BenchError(
+            f"soak run did not drain or complete (figures in {options.out}): "
+            f"stored {result['stored']} of {result['ingested']} ingested, "
+            f"observations read {result['observations_done']} of {result['observations']}"
+        )
     return result
 
 
