@@ -70,7 +70,15 @@ def test_every_variable_belongs_to_one_component() -> None:
     ]
     assert len(names) == len(set(names))
     assert {"VEILLE_SINK_BATCH_ROWS", "VEILLE_ALERT_WEBHOOK_URL", "VEILLE_DATA_DIR"} <= set(names)
-    assert set(VeilleSettings.model_fields) == {"data_dir", "watch_file", "log_level"}
+    # what is left in the general class: where data and the watch file are, logs and run status
+    assert set(VeilleSettings.model_fields) == {
+        "data_dir",
+        "watch_file",
+        "log_level",
+        "log_max_mb",
+        "log_backups",
+        "status_interval_s",
+    }
 
 
 def test_the_webhook_url_is_a_secret(monkeypatch: pytest.MonkeyPatch) -> None:
