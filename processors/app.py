@@ -17,7 +17,7 @@ from typing import Any
 
 import faust
 
-from processors.kafka_overrides import limit_fetch_wait
+from processors.kafka_overrides import limit_fetch_wait, report_gaps
 from veille.settings import Settings
 
 
@@ -47,6 +47,7 @@ def create_app(settings: Settings) -> faust.App:
     k = settings.kafka
     v = settings.veille
     limit_fetch_wait(k.fetch_wait_max_ms)
+    report_gaps()
     return faust.App(
         settings.process.group,
         broker=k.faust_broker(),

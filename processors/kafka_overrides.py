@@ -27,6 +27,7 @@ both here or named here, so that a reader of the processors finds every departur
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from typing import Any
 
 logger = logging.getLogger(__name__)
@@ -51,3 +52,34 @@ def limit_fetch_wait(max_wait_ms: int) -> None:
 
     aiokafka.AIOKafkaConsumer = CappedConsumer
     logger.debug("aiokafka consumers: fetch_max_wait_ms capped at %d", max_wait_ms)
+
+
+gaps: Counter[str] = Counter()
+"""Offsets skipped by a fetch, per topic, since the process started (see the docstring, 3)."""
+
+
+def report_gaps() -> None:
+    """Make every Faust consumer of this process warn about, and count in `gaps`, the offsets a
+    fetch skipped (see the module docstring, 3). Idempotent."""
+    from faust.transport.consumer import Consumer
+
+    if getattr(Consumer, "_veille_gaps", False):
+        return
+    add_gap = Consumer._add_gap
+
+    async def _add_gap(self: Any, tp: Any, offset_from: int, offset_to: int) -> None:
+        # Faust passes the first offset after the last read and the offset just read
+        missing = offset_to - offset_from
+        if missing > 0:
+            gaps[tp.topic] += missing
+            logger.warning(
+                "offsets %d-%d of %s[%d] were never fetched: the broker skipped them",
+                offset_from,
+                offset_to - 1,
+                tp.topic,
+                tp.partition,
+            )
+        await add_gap(self, tp, offset_from, offset_to)
+
+    Consumer._add_gap = _add_gap  # type: ignore[method-assign]
+    Consumer._veille_gaps = True  # type: ignore[attr-defined]

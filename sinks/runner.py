@@ -72,6 +72,9 @@ class SinkRunner:
         self._consumer: Consumer | None = None
         self._producer: Producer | None = None
         self._offsets: dict[tuple[str, int], int] = {}
+        # the offset after the last one read, per partition since it was assigned: a record
+        # further on means the broker skipped some (told, counted in `offset_gaps`)
+        self._next: dict[tuple[str, int], int] = {}
         self._first_pending_at: float | None = None
         self._stopping = False
         self._retry_at = 0.0
@@ -90,6 +93,7 @@ class SinkRunner:
             "retries": 0,
             "backoff_s": 0.0,
             "insert_rows_per_s": 0.0,
+            "offset_gaps": 0,
         }
 
     # -- lifecycle ------------------------------------------------------------------------
@@ -174,7 +178,17 @@ class SinkRunner:
         k = self.settings.kafka
         topic, value = msg.topic() or "", msg.value() or b""
         self.counters["consumed"] += 1
-        self._offsets[(topic, msg.partition() or 0)] = (msg.offset() or 0) + 1
+        tp, offset = (topic, msg.partition() or 0), msg.offset() or 0
+        expected = self._next.get(tp, offset)
+        if offset > expected:
+            self.counters["offset_gaps"] += offset - expected
+            logger.warning(
+                "offsets %d-%d of %s[%d] were never fetched: the broker skipped them",
+                expected,
+                offset - 1,
+                *tp,
+            )
+        self._next[tp] = self._offsets[tp] = offset + 1
         if self._first_pending_at is None:
             self._first_pending_at = time.monotonic()
         if topic == k.dlq_topic:
@@ -289,6 +303,8 @@ class SinkRunner:
         self.status.update(force=True, **self.counters)
 
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        for p in partitions:  # read from wherever the group committed: nothing expected yet
+            self._next.pop((p.topic, p.partition), None)
         self.status.set_state("running", **self.counters)
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:

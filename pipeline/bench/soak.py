@@ -206,6 +206,38 @@ def write_outputs(out: Path, result: dict[str, Any], sampler: TreeSampler) -> di
     return {k: str(p) for k, p in paths.items()}
 
 
+def disk_mb(path: Path) -> float:
+    """Space taken on disk under `path` (allocated blocks, as `du` counts), in MB; 0 if absent."""
+    total = 0
+    for root, _, files in os.walk(path):
+        for name in files:
+            try:
+                total += os.lstat(os.path.join(root, name)).st_blocks * 512
+            except OSError:  # removed while walking
+                pass
+    return round(total / 1e6, 2)
+
+
+def disk_figures(
+    timeline: list[dict[str, Any]], warmup_s: float, steady_end_s: float
+) -> dict[str, Any]:
+    """The broker's and ClickHouse's disk after the warm-up: first, last and largest reading of
+    the steady run, and the broker's least-squares slope (MB/min) over it."""
+    steady = [x for x in timeline if warmup_s <= x["t_s"] <= steady_end_s and "broker_disk_mb" in x]
+    out: dict[str, Any] = {}
+    for key in ("broker_disk_mb", "clickhouse_disk_mb"):
+        values = [float(x[key]) for x in steady]
+        out[key] = {"first": values[0], "last": values[-1], "max": max(values)} if values else None
+    slope = None
+    if len(steady) >= 3:
+        fit = statistics.linear_regression(
+            [x["t_s"] / 60 for x in steady], [float(x["broker_disk_mb"]) for x in steady]
+        )
+        slope = round(fit.slope, 3)
+    out["broker_disk_slope_mb_per_min"] = slope
+    return out
+
+
 def run(
     base: Settings, options: SoakOptions, progress: Callable[[str], None] = lambda _: None
 ) -> dict[str, Any]:
@@ -213,8 +245,8 @@ def run(
 
     Always the embedded broker and chDB (KAFKA_BOOTSTRAP_SERVERS, CLICKHOUSE_URL ignored).
     Raises `BenchError` when the pipeline fails, or when it does not drain (after writing the
-    figures to `options.out`, so that what was left can be read), `ValueError` on bad options. Every process started is stopped in every case; a temporary data directory is
-    removed.
+    figures to `options.out`, so that what was left can be read), `ValueError` on bad options.
+    Every process started is stopped in every case; a temporary data directory is removed.
     """
     options.validate()
     date = datetime.now(UTC).isoformat(timespec="seconds")
@@ -267,6 +299,8 @@ def run(
             "t_s": round(t, 2),
             "ingested": int(st.get("ingest", {}).get("ingested", 0)),
             "written": int(sink.get("posts", 0)) + int(sink.get("dead_letters", 0)),
+            "broker_disk_mb": disk_mb(data_dir / "broker"),
+            "clickhouse_disk_mb": disk_mb(data_dir / "clickhouse"),
         }
         timeline.append(counts)
         if now - last[1] >= 60:
@@ -342,11 +376,13 @@ def run(
         "drained": drained and bool(summary.get("complete")),
         "observations": int(process_totals.get("observations", 0)),
         "observations_done": int(process_totals.get("observations_done", 0)),
+        "offset_gaps": int(process_totals.get("offset_gaps", 0)),
         "source_rate": round(int(summary["ingested"]) / max(1e-9, summary["ingest_seconds"]), 1),
         "restarts": restarts,
         "restarts_total": sum(restarts.values()),
         "processes_sampled": sorted(sampler.pids_seen),
         **memory,
+        **disk_figures(timeline, warmup_s, steady_end_s),
         "flat": slope is not None and slope < FLAT_MB_PER_MIN,
         "flat_threshold_mb_per_min": FLAT_MB_PER_MIN,
         "latency_s": quantiles(latency_all),

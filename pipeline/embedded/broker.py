@@ -135,7 +135,11 @@ class LocalBroker:
         end_stale(data_dir / "tansu.pid", str(data_dir))
         s3_log = self.log_file.with_name("s3.log") if self.log_file else None
         self._s3 = SeaweedS3(data_dir / "s3", log_file=s3_log, rotation=self.rotation).start()
-        self.retention = Retention(Filer(self._s3.filer_url, BUCKET), self.retention_s)
+        self.retention = Retention(
+            Filer(self._s3.filer_url, BUCKET),
+            self.retention_s,
+            system=Filer(self._s3.filer_url, None),
+        )
         self.retention.rewind_offsets()
         return self._s3.tansu_env()
 

@@ -46,6 +46,15 @@ CLUSTER = "veille"
 CONSUMED_GRACE_S = 60.0
 """How long a batch every reader has read past is kept anyway."""
 
+META_LOG_DIR = "topics/.system/log"
+"""Where SeaweedFS's filer logs every metadata change, one file per minute in a folder per day,
+kept forever by SeaweedFS itself (about 4 MB a minute at 300 posts/s: each batch written and
+deleted is logged)."""
+
+META_LOG_KEEP_S = 600.0
+"""How long the filer's metadata log is kept: only subscribers of the filer's changes read it
+(SeaweedFS's own S3 gateway, which follows it live); veille reads none."""
+
 _DIR_BIT = 1 << 31  # Go's os.ModeDir in the filer's entry mode
 
 
@@ -65,8 +74,9 @@ class Filer:
     """A minimal client of SeaweedFS's filer HTTP API, rooted at one bucket. No I/O until used;
     holds no connection between calls."""
 
-    def __init__(self, url: str, bucket: str, timeout: float = 10.0) -> None:
-        self.base = f"{url.rstrip('/')}/buckets/{bucket}"
+    def __init__(self, url: str, bucket: str | None, timeout: float = 10.0) -> None:
+        """Rooted at `bucket`, or at the filer's root when it is None."""
+        self.base = url.rstrip("/") + (f"/buckets/{bucket}" if bucket else "")
         self.timeout = timeout
 
     def _request(self, method: str, path: str, data: bytes | None = None, query: str = "") -> bytes:
@@ -112,9 +122,9 @@ class Filer:
     def put_json(self, path: str, value: Any) -> None:
         self._request("PUT", path, json.dumps(value).encode())
 
-    def delete(self, path: str) -> None:
+    def delete(self, path: str, recursive: bool = False) -> None:
         try:
-            self._request("DELETE", path)
+            self._request("DELETE", path, query="recursive=true" if recursive else "")
         except FileNotFoundError:
             pass
 
@@ -171,6 +181,8 @@ class SweepReport:
     deleted: int = 0
     deleted_bytes: int = 0
     kept: int = 0
+    meta_log_bytes: int = 0
+    """Bytes of the S3 server's metadata log deleted."""
 
 
 class Retention:
@@ -182,9 +194,17 @@ class Retention:
     """
 
     def __init__(
-        self, filer: Filer, retention_s: float, interval_s: float = 30.0, started: float = 0.0
+        self,
+        filer: Filer,
+        retention_s: float,
+        interval_s: float = 30.0,
+        started: float = 0.0,
+        system: Filer | None = None,
     ) -> None:
+        """`filer` rooted at the broker's bucket; `system` (rooted at the filer's root), when
+        given, has the S3 server's own metadata log swept too (`META_LOG_KEEP_S`)."""
         self.filer = filer
+        self.system = system
         self.retention_s = retention_s
         self.interval_s = interval_s
         self.started = started or time.time()
@@ -262,15 +282,34 @@ class Retention:
                     report.deleted += 1
                     report.deleted_bytes += sizes.get(batch.base, 0)
                 report.kept += len(batches) - len(gone)
+        if self.system is not None:
+            report.meta_log_bytes = self.sweep_meta_log(now)
         self.last = report
-        if report.deleted:
+        if report.deleted or report.meta_log_bytes:
             logger.info(
-                "broker retention deleted=%d bytes=%d kept=%d",
+                "broker retention deleted=%d bytes=%d kept=%d meta_log_bytes=%d",
                 report.deleted,
                 report.deleted_bytes,
                 report.kept,
+                report.meta_log_bytes,
             )
         return report
+
+    def sweep_meta_log(self, now: float) -> int:
+        """Delete the S3 server's metadata log files older than `META_LOG_KEEP_S`, and the day
+        folders they leave empty; returns the bytes deleted."""
+        assert self.system is not None
+        freed = 0
+        days = [e for e in self.system.list(META_LOG_DIR) if e.is_dir]
+        for i, day in enumerate(sorted(days, key=lambda e: e.name)):
+            files = [e for e in self.system.list(f"{META_LOG_DIR}/{day.name}") if not e.is_dir]
+            old = [f for f in files if now - f.mtime >= META_LOG_KEEP_S]
+            for f in old:
+                self.system.delete(f"{META_LOG_DIR}/{day.name}/{f.name}")
+                freed += f.size
+            if len(old) == len(files) and i < len(days) - 1:  # an ended day, now empty
+                self.system.delete(f"{META_LOG_DIR}/{day.name}", recursive=True)
+        return freed
 
     def rewind_offsets(self) -> int:
         """Move each committed offset that falls inside a stored batch back to the batch's first

@@ -122,6 +122,8 @@ class SeaweedS3:
             "-s3.port.lance=0",
             # deleted objects are reclaimed by vacuuming volumes; check every 5 minutes
             "-master.vacuumIntervalSeconds=300",
+            # nothing leaves the machine (SeaweedFS reports statistics to its authors otherwise)
+            "-master.telemetry=false",
         ]
         for name, port in ports.items():
             args += [f"-{name}.port={port}", f"-{name}.port.grpc={free_port()}"]

@@ -21,6 +21,7 @@ from typing import Any
 import faust
 from faust.types import EventT
 
+from processors import kafka_overrides
 from processors.delivery import Delivery, Record
 from processors.enrich.enricher import Enricher
 from veille import metrics
@@ -116,6 +117,7 @@ def register(
         "dead_lettered": 0,
         "batches": 0,
         "enrich_posts_per_s": 0.0,
+        "offset_gaps": 0,
     }
 
     @app.agent(raw, name="veille.enrich")
@@ -159,4 +161,5 @@ def register(
 
     @app.timer(1.0)
     async def heartbeat() -> None:
+        counters["offset_gaps"] = sum(kafka_overrides.gaps.values())
         status.update(force=True, **counters)

@@ -11,7 +11,7 @@ import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
 
 from pipeline.embedded import LocalBroker
-from pipeline.embedded.retention import Batch, expendable, rewound
+from pipeline.embedded.retention import META_LOG_DIR, META_LOG_KEEP_S, Batch, expendable, rewound
 from veille.kafka import ensure_topics
 from veille.settings import KafkaSettings
 
@@ -104,3 +104,13 @@ def test_durable_broker_survives_sigkill_repairs_offsets_and_retention_frees(
         assert swept.deleted > 0 and swept.kept > 0
         kept = [int(v[1:]) for v in _read(bs, topic, "later")]
         assert 0 < min(kept) <= 125 and set(range(125, 300)) <= set(kept)
+        # the S3 server's own metadata log (every object written and deleted) goes too
+        system = broker.retention.system
+        assert system is not None
+        for day in ("2000-01-01", "2000-01-02"):
+            system.put_json(f"{META_LOG_DIR}/{day}/00-00.log", {"pad": "x" * 2000})
+        freed = broker.retention.sweep_meta_log(now=time.time() + META_LOG_KEEP_S + 60)
+        assert freed >= 4000
+        days = [e.name for e in system.list(META_LOG_DIR)]
+        assert "2000-01-01" not in days
+        assert not list(system.list(f"{META_LOG_DIR}/2000-01-02"))

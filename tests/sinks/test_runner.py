@@ -184,3 +184,56 @@ def test_a_commit_error_that_cannot_heal_stops_the_sink() -> None:
         KafkaException(KafkaError(KafkaError.GROUP_AUTHORIZATION_FAILED))
     )
     assert not _retriable_commit_error(KafkaException("no error object"))
+
+
+class _Msg:
+    """The part of a confluent-kafka message the sink reads."""
+
+    def __init__(self, topic: str, partition: int, offset: int, value: bytes) -> None:
+        self._t, self._p, self._o, self._v = topic, partition, offset, value
+
+    def error(self) -> None:
+        return None
+
+    def topic(self) -> str:
+        return self._t
+
+    def partition(self) -> int:
+        return self._p
+
+    def offset(self) -> int:
+        return self._o
+
+    def value(self) -> bytes:
+        return self._v
+
+    def key(self) -> None:
+        return None
+
+
+class _Collect:
+    def __init__(self) -> None:
+        self.added: list[Any] = []
+        self.pending = 0
+
+    def add(self, record: Any) -> None:
+        self.added.append(record)
+
+
+def test_offsets_the_broker_skipped_are_told_and_counted(settings: Settings) -> None:
+    """A fetch that hands over offset 5 after 2 lost 3, 4: the sink says so; a re-read after a
+    rebalance (backwards) or a new assignment (anywhere) is no gap."""
+    from veille import records
+
+    k = settings.kafka
+    sink = _Collect()
+    runner = SinkRunner(settings, sink)  # type: ignore[arg-type]
+    runner._parsers = {k.enriched_topic: records.kind("enriched").parse}
+    value = make_enriched(1).model_dump_json().encode()
+    for offset in (0, 1, 2, 5, 6, 3):
+        runner._handle(_Msg(k.enriched_topic, 0, offset, value))  # type: ignore[arg-type]
+    assert runner.counters["offset_gaps"] == 2 and len(sink.added) == 6
+    runner._on_assign(None, [TopicPartition(k.enriched_topic, 0)])  # type: ignore[arg-type]
+    runner._handle(_Msg(k.enriched_topic, 0, 40, value))  # type: ignore[arg-type]
+    runner._handle(_Msg(k.enriched_topic, 1, 9, value))  # type: ignore[arg-type]
+    assert runner.counters["offset_gaps"] == 2
