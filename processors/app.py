@@ -17,7 +17,7 @@ from typing import Any
 
 import faust
 
-from processors.kafka_overrides import limit_fetch_wait, report_gaps
+from processors.kafka_overrides import limit_fetch_wait, report_gaps, wait_for_holes
 from veille.settings import Settings
 
 
@@ -48,6 +48,7 @@ def create_app(settings: Settings) -> faust.App:
     v = settings.veille
     limit_fetch_wait(k.fetch_wait_max_ms)
     report_gaps()
+    wait_for_holes()
     return faust.App(
         settings.process.group,
         broker=k.faust_broker(),

@@ -6,6 +6,13 @@ per record) and waits, off the event loop, until every delivery is confirmed. If
 refusing after `attempts` tries it exits the worker at once, without acknowledging: the batch is
 read again after a restart (at-least-once; storage is idempotent), rather than acknowledged and
 lost. Why the agents bypass Faust's own producer: `processors.kafka_overrides`.
+
+Why "exits at once": an agent reads batches with Faust's `take_events`, which acknowledges every
+event of a batch when the agent's loop leaves the batch *for any reason* (its `finally:`), an
+exception or a cancellation included. So nothing may leave a batch before its output is
+delivered: `send()` finishes its delivery even when the agent is cancelled meanwhile (a worker
+stopping), and `batch_or_exit()` turns any other error in a batch into an exit of the worker
+with code 75 (the supervisor starts it again; the batch is read again).
 """
 
 from __future__ import annotations
@@ -13,7 +20,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+
+from confluent_kafka import KafkaException
 
 from veille.kafka import DeliveryError, Producer
 from veille.settings import KafkaSettings
@@ -22,6 +32,33 @@ logger = logging.getLogger(__name__)
 
 Record = tuple[str, bytes | None, bytes] | tuple[str, bytes | None, bytes, int]
 """(topic name, key, value[, partition])."""
+
+EXIT_UNACKNOWLEDGED = 75
+"""The worker's exit code when it stops without acknowledging a batch (EX_TEMPFAIL)."""
+
+_RETRIED = (DeliveryError, KafkaException, BufferError, SystemError)
+"""Delivery failures worth a resend: refused or timed-out records, a full local queue, and the
+`SystemError` confluent-kafka raises from `flush()` when a delivery callback failed (what was
+delivered is then unknown: everything is sent again; duplicates are harmless downstream)."""
+
+
+def exit_unacknowledged(what: str) -> None:
+    """Exit the worker now: no `finally`, no Faust shutdown, so no acknowledgement and no commit
+    of the batch being processed."""
+    logger.critical("%s; exiting without acknowledging the batch", what)
+    for handler in logging.getLogger().handlers:
+        handler.flush()
+    os._exit(EXIT_UNACKNOWLEDGED)
+
+
+@contextmanager
+def batch_or_exit(what: str) -> Iterator[None]:
+    """Run one batch of an agent; any error exits the worker unacknowledged (module docstring)."""
+    try:
+        yield
+    except Exception as e:
+        logger.exception("%s failed: %r", what, e)
+        exit_unacknowledged(f"{what} failed")
 
 
 class Delivery:
@@ -53,22 +90,34 @@ class Delivery:
         self._producer.flush(60)
 
     async def send(self, records: Sequence[Record], what: str) -> None:
-        """Deliver every record, or exit the worker (see the module docstring)."""
+        """Deliver every record, or exit the worker (see the module docstring). A cancellation
+        meanwhile waits for the delivery to end, then goes on."""
         if not records:
             return
+        task = asyncio.ensure_future(self._deliver(records, what))
+        cancelled = False
+        while not task.done():
+            try:
+                await asyncio.shield(task)
+            except asyncio.CancelledError:
+                cancelled = True  # the batch is acknowledged once this returns: deliver first
+        task.result()
+        if cancelled:
+            raise asyncio.CancelledError
+
+    async def _deliver(self, records: Sequence[Record], what: str) -> None:
         self.start()
         loop = asyncio.get_running_loop()
         for attempt in range(1, self.attempts + 1):
             try:
                 await loop.run_in_executor(None, self._send_and_flush, records)
                 return
-            except DeliveryError as e:  # resend everything: duplicates are harmless downstream
+            except _RETRIED as e:  # resend everything: duplicates are harmless downstream
                 logger.error(
-                    "delivery of %s failed (attempt %d/%d): %s", what, attempt, self.attempts, e
+                    "delivery of %s failed (attempt %d/%d): %r", what, attempt, self.attempts, e
                 )
                 await asyncio.sleep(min(2.0**attempt, 30.0))
-        logger.critical("cannot deliver %s; exiting without acknowledging the batch", what)
-        os._exit(75)
+        exit_unacknowledged(f"cannot deliver {what}")
 
     def close(self) -> None:
         if self._producer is not None:

@@ -30,6 +30,8 @@ import logging
 from collections import Counter
 from typing import Any
 
+from veille.kafka import Holes
+
 logger = logging.getLogger(__name__)
 
 
@@ -83,3 +85,54 @@ def report_gaps() -> None:
 
     Consumer._add_gap = _add_gap  # type: ignore[method-assign]
     Consumer._veille_gaps = True  # type: ignore[attr-defined]
+
+
+holes = Holes()
+"""The holes the workers' fetches met, and how often a partition was read again (`retries`)."""
+
+
+class _UpToHole:
+    """aiokafka's records of one fetch (`has_next`/`next_batch`), ending before a hole."""
+
+    def __init__(self, records: Any, tp: Any, fetch_offset: int) -> None:
+        self._records = records
+        self._tp = tp
+        self._expected = fetch_offset
+        self._next: Any = None
+
+    def has_next(self) -> bool:
+        if self._next is None:
+            if not self._records.has_next():
+                return False
+            self._next = self._records.next_batch()
+        if self._next.base_offset > self._expected and holes.retry(self._tp, self._expected):
+            logger.debug("%s: offset %d not fetched yet; reading again", self._tp, self._expected)
+            return False
+        return True
+
+    def next_batch(self) -> Any:
+        if not self.has_next():
+            return None
+        batch, self._next = self._next, None
+        self._expected = max(self._expected, batch.next_offset)
+        return batch
+
+
+def wait_for_holes() -> None:
+    """Make aiokafka's fetched records end before the first offset a fetch skipped, so that it
+    is fetched again (see the module docstring, 4). Idempotent."""
+    from aiokafka.consumer import fetcher
+
+    base = fetcher.PartitionRecords
+    if getattr(base, "_veille_holes", False):
+        return
+
+    class ContiguousRecords(base):  # type: ignore[misc, valid-type]
+        _veille_holes = True
+
+        def __init__(self, tp: Any, records: Any, aborted: Any, fetch_offset: int, *a: Any):
+            super().__init__(tp, records, aborted, fetch_offset, *a)
+            # read by the records' generator when first iterated, so replacing it here holds
+            self._records = _UpToHole(records, tp, fetch_offset)
+
+    fetcher.PartitionRecords = ContiguousRecords

@@ -22,7 +22,7 @@ from pydantic import ValidationError
 from sinks.base import FlushResult, Sink, SinkUnavailable
 from sinks.notify import WebhookNotifier
 from veille import metrics, records
-from veille.kafka import Producer, describe
+from veille.kafka import Holes, Producer, describe
 from veille.models import Alert, DeadLetter
 from veille.settings import Settings
 from veille.stats import StatusFile
@@ -75,6 +75,7 @@ class SinkRunner:
         # the offset after the last one read, per partition since it was assigned: a record
         # further on means the broker skipped some (told, counted in `offset_gaps`)
         self._next: dict[tuple[str, int], int] = {}
+        self._holes = Holes()
         self._first_pending_at: float | None = None
         self._stopping = False
         self._retry_at = 0.0
@@ -94,6 +95,7 @@ class SinkRunner:
             "backoff_s": 0.0,
             "insert_rows_per_s": 0.0,
             "offset_gaps": 0,
+            "hole_retries": 0,
         }
 
     # -- lifecycle ------------------------------------------------------------------------
@@ -177,9 +179,15 @@ class SinkRunner:
             return
         k = self.settings.kafka
         topic, value = msg.topic() or "", msg.value() or b""
-        self.counters["consumed"] += 1
         tp, offset = (topic, msg.partition() or 0), msg.offset() or 0
         expected = self._next.get(tp, offset)
+        if offset > expected and self._holes.retry(tp, expected):
+            # offsets skipped, most likely not written yet (`veille.kafka.Holes`): read again
+            assert self._consumer is not None
+            self._consumer.seek(TopicPartition(topic, tp[1], expected))
+            self.counters["hole_retries"] = self._holes.retries
+            return
+        self.counters["consumed"] += 1
         if offset > expected:
             self.counters["offset_gaps"] += offset - expected
             logger.warning(

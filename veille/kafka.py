@@ -22,9 +22,47 @@ from veille.settings import KafkaSettings
 
 logger = logging.getLogger(__name__)
 
+HOLE_WAIT_S = 30.0
+"""How long a consumer reads a partition again from the first offset a fetch skipped before it
+counts those records lost (`Holes`)."""
+
 
 class DeliveryError(RuntimeError):
     """Records could not be delivered to Kafka (after librdkafka's own retries)."""
+
+
+class Holes:
+    """Whether a consumer reads a partition again from an offset that a fetch skipped.
+
+    On veille's topics (no transactions, no compaction) a fetch answering with records past the
+    offset asked for means records the broker has numbered but not handed over. The local
+    broker does that for a moment: Tansu's S3 engine numbers a batch (moves the partition's
+    watermark) before it writes the batch's object, and lists the objects on every fetch, so
+    while two producers write to one partition a fetch can see a later batch before an earlier
+    one is written (docs/local-broker.md). Reading again from the first missing offset gets it
+    once written. A hole that lasts `wait_s` is accepted, and its records counted lost by the
+    caller (a broker that deleted them, past its retention).
+    """
+
+    def __init__(self, wait_s: float = HOLE_WAIT_S) -> None:
+        self.wait_s = wait_s
+        self._first_seen: dict[tuple[Any, int], float] = {}
+        self.retries = 0
+
+    def retry(self, partition: Any, offset: int, now: float | None = None) -> bool:
+        """True: read `partition` again from `offset`, the first one skipped; False: the hole
+        has lasted `wait_s`, accept it."""
+        now = time.monotonic() if now is None else now
+        first = self._first_seen.setdefault((partition, offset), now)
+        if now - first < self.wait_s:
+            self.retries += 1
+            if len(self._first_seen) > 1000:  # holes filled long ago
+                for key, seen in list(self._first_seen.items()):
+                    if now - seen > 2 * self.wait_s:
+                        del self._first_seen[key]
+            return True
+        del self._first_seen[(partition, offset)]
+        return False
 
 
 class Producer:

@@ -25,7 +25,7 @@ import faust
 
 from processors.alerts.crisis import CrisisDetector, CrisisSettings
 from processors.alerts.impersonation import ImpersonationDetector
-from processors.delivery import Delivery, Record
+from processors.delivery import Delivery, Record, batch_or_exit
 from veille.models import EnrichedPost, Observation
 from veille.settings import Settings
 from veille.stats import StatusFile
@@ -111,20 +111,26 @@ def register(
     async def detect(stream: faust.StreamT[bytes]) -> None:
         take_events = stream.take_events  # type: ignore[attr-defined]
         async for events in take_events(v.batch_size, within=v.batch_window_s):
-            for ev in events:
-                try:
-                    ob = Observation.model_validate_json(ev.value)
-                    crisis.observe(ob, lane=ev.message.partition)
-                except (ValueError, TypeError) as e:
-                    logger.warning("ignored a malformed observation: %s", e)
-            raised = crisis.evaluate()
-            for a in raised:
-                logger.warning("alert key=%s kind=%s entry=%s %s", a.key, a.kind, a.entry, a.detail)
-            await delivery.send(
-                [(k.alerts_topic, a.key.encode(), a.model_dump_json().encode()) for a in raised],
-                "alerts",
-            )
-            counters["alerts"] += len(raised)
-            counters["observations_done"] += len(events)
-            if status is not None:
-                status.update(force=True, **counters)
+            with batch_or_exit("a crisis batch"):
+                for ev in events:
+                    try:
+                        ob = Observation.model_validate_json(ev.value)
+                        crisis.observe(ob, lane=ev.message.partition)
+                    except (ValueError, TypeError) as e:
+                        logger.warning("ignored a malformed observation: %s", e)
+                raised = crisis.evaluate()
+                for a in raised:
+                    logger.warning(
+                        "alert key=%s kind=%s entry=%s %s", a.key, a.kind, a.entry, a.detail
+                    )
+                await delivery.send(
+                    [
+                        (k.alerts_topic, a.key.encode(), a.model_dump_json().encode())
+                        for a in raised
+                    ],
+                    "alerts",
+                )
+                counters["alerts"] += len(raised)
+                counters["observations_done"] += len(events)
+                if status is not None:
+                    status.update(force=True, **counters)

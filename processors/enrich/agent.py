@@ -22,7 +22,7 @@ import faust
 from faust.types import EventT
 
 from processors import kafka_overrides
-from processors.delivery import Delivery, Record
+from processors.delivery import Delivery, Record, batch_or_exit
 from processors.enrich.enricher import Enricher
 from veille import metrics
 from veille.models import DeadLetter, EnrichedPost, Post
@@ -118,34 +118,36 @@ def register(
         "batches": 0,
         "enrich_posts_per_s": 0.0,
         "offset_gaps": 0,
+        "hole_retries": 0,
     }
 
     @app.agent(raw, name="veille.enrich")
     async def enrich(stream: faust.StreamT[bytes]) -> None:
         take_events = stream.take_events  # type: ignore[attr-defined]
         async for events in take_events(v.batch_size, within=v.batch_window_s):
-            started = time.perf_counter()
-            enriched, dead = batches(events)
-            elapsed = time.perf_counter() - started
-            # each enriched post keeps its raw partition: a partition stays in event-time order
-            records: list[Record] = [
-                (k.enriched_topic, p.key, p.model_dump_json().encode(), part)
-                for part, p in enriched
-            ]
-            records += [(k.dlq_topic, d.key, d.model_dump_json().encode()) for d in dead]
-            if feed is not None:
-                records += feed(enriched)
-            await delivery.send(records, "enriched posts")
-            metrics.batch("process", len(events), elapsed)
-            for d in dead:
-                metrics.dead_lettered("process", d.reason)
-            counters["consumed"] += len(events)
-            counters["enriched"] += len(enriched)
-            counters["dead_lettered"] += len(dead)
-            counters["batches"] += 1
-            if elapsed > 0:
-                counters["enrich_posts_per_s"] = round(len(events) / elapsed)
-            status.update(**counters)
+            with batch_or_exit("an enrich batch"):
+                started = time.perf_counter()
+                enriched, dead = batches(events)
+                elapsed = time.perf_counter() - started
+                # each enriched post keeps its raw partition: a partition stays in event-time order
+                records: list[Record] = [
+                    (k.enriched_topic, p.key, p.model_dump_json().encode(), part)
+                    for part, p in enriched
+                ]
+                records += [(k.dlq_topic, d.key, d.model_dump_json().encode()) for d in dead]
+                if feed is not None:
+                    records += feed(enriched)
+                await delivery.send(records, "enriched posts")
+                metrics.batch("process", len(events), elapsed)
+                for d in dead:
+                    metrics.dead_lettered("process", d.reason)
+                counters["consumed"] += len(events)
+                counters["enriched"] += len(enriched)
+                counters["dead_lettered"] += len(dead)
+                counters["batches"] += 1
+                if elapsed > 0:
+                    counters["enrich_posts_per_s"] = round(len(events) / elapsed)
+                status.update(**counters)
 
     async def assigned(sender: Any, **kwargs: Any) -> None:
         # "running" once the consumer group has given this worker its partitions, so that
@@ -162,4 +164,5 @@ def register(
     @app.timer(1.0)
     async def heartbeat() -> None:
         counters["offset_gaps"] = sum(kafka_overrides.gaps.values())
+        counters["hole_retries"] = kafka_overrides.holes.retries
         status.update(force=True, **counters)

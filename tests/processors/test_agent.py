@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -60,6 +62,31 @@ def test_a_bad_record_is_dead_lettered_and_the_rest_of_the_batch_goes_on() -> No
     assert "model crashed" in dead[1].reason and dead[1].topic == "raw"
 
 
+def _worker(
+    settings: Settings, data_dir: Path, status: Path, inject: str = ""
+) -> subprocess.Popen[bytes]:
+    """`veille process` (Python code `inject` run first, in the worker, to break something)."""
+    k = settings.kafka
+    env = {
+        **{kk: vv for kk, vv in os.environ.items() if not kk.startswith(("KAFKA_", "VEILLE_"))},
+        "KAFKA_BOOTSTRAP_SERVERS": k.servers,
+        "KAFKA_RAW_TOPIC": k.raw_topic,
+        "KAFKA_ENRICHED_TOPIC": k.enriched_topic,
+        "KAFKA_DLQ_TOPIC": k.dlq_topic,
+        "KAFKA_OBSERVATIONS_TOPIC": k.observations_topic,
+        "KAFKA_ALERTS_TOPIC": k.alerts_topic,
+        "KAFKA_PARTITIONS": str(k.partitions),
+        "VEILLE_PROCESS_GROUP": settings.process.group,
+        "VEILLE_PROCESS_BATCH_WINDOW_S": "0.2",
+    }
+    args = ["process", "--data-dir", str(data_dir), "--status-file", str(status)]
+    code = f"import runpy, sys\n{inject}\nsys.argv = ['veille', *{args!r}]\n"
+    code += "runpy.run_module('pipeline', run_name='__main__')"
+    return subprocess.Popen(
+        [sys.executable, "-c", code], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
+
+
 def test_faust_worker_enriches_and_dead_letters(settings: Settings, tmp_path: Path) -> None:
     k = settings.kafka
     ensure_topics(k, [k.raw_topic, k.enriched_topic, k.dlq_topic])
@@ -77,31 +104,7 @@ def test_faust_worker_enriches_and_dead_letters(settings: Settings, tmp_path: Pa
     p.close()
 
     status = tmp_path / "process.json"
-    env = {
-        **{kk: vv for kk, vv in os.environ.items() if not kk.startswith(("KAFKA_", "VEILLE_"))},
-        "KAFKA_BOOTSTRAP_SERVERS": k.servers,
-        "KAFKA_RAW_TOPIC": k.raw_topic,
-        "KAFKA_ENRICHED_TOPIC": k.enriched_topic,
-        "KAFKA_DLQ_TOPIC": k.dlq_topic,
-        "KAFKA_PARTITIONS": str(k.partitions),
-        "VEILLE_PROCESS_GROUP": settings.process.group,
-        "VEILLE_PROCESS_BATCH_WINDOW_S": "0.2",
-    }
-    worker = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "pipeline",
-            "process",
-            "--data-dir",
-            str(tmp_path),
-            "--status-file",
-            str(status),
-        ],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
+    worker = _worker(settings, tmp_path, status)
     try:
         deadline = time.monotonic() + 90
         while read_status(status).get("consumed", 0) < 121:
@@ -129,3 +132,85 @@ def test_faust_worker_enriches_and_dead_letters(settings: Settings, tmp_path: Pa
     [dead] = [DeadLetter.from_json(v) for v in got[k.dlq_topic]]
     assert dead.stage == "process" and dead.topic == k.raw_topic and dead.offset is not None
     assert "invalid post" in dead.reason
+
+
+def _produce_posts(settings: Settings, first: int, n: int) -> list[int]:
+    k = settings.kafka
+    ensure_topics(k, k.all_topics())
+    p = Producer(k, "test")
+    p.start()
+    for i in range(first, first + n):
+        post = make_post(i, f"@orbital_care no network since this morning {i}")
+        p.produce(k.raw_topic, post.model_dump_json().encode(), key=post.key)
+    p.close()
+    return list(range(first, first + n))
+
+
+def _enriched_ids(settings: Settings, want: int, timeout: float = 30) -> list[int]:
+    k = settings.kafka
+    c = Consumer(k.consumer_config("reader", "reader"))
+    c.subscribe([k.enriched_topic])
+    ids: list[int] = []
+    deadline = time.monotonic() + timeout
+    while len(set(ids)) < want and time.monotonic() < deadline:
+        ids += [int(json.loads(m.value())["id"]) for m in c.consume(500, 0.5) if not m.error()]
+    c.close()
+    return ids
+
+
+def _wait(worker: subprocess.Popen[bytes], status: Path, done: Callable[[dict], bool]) -> None:
+    deadline = time.monotonic() + 90
+    try:
+        while not done(read_status(status)):
+            assert worker.poll() is None, worker.stdout.read().decode()[-3000:]  # type: ignore[union-attr]
+            assert time.monotonic() < deadline, read_status(status)
+            time.sleep(0.2)
+    finally:
+        worker.terminate()
+        worker.wait(60)
+
+
+def test_a_delivery_that_raises_is_sent_again_not_acknowledged_without_output(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """confluent-kafka's flush raising SystemError (a delivery callback failed): the batch's
+    output is sent again; before, the agent crashed and Faust acknowledged the batch."""
+    ids = _produce_posts(settings, 300, 120)
+    inject = (
+        "import processors.delivery as d\n"
+        "real = d.Delivery._send_and_flush\n"
+        "calls = []\n"
+        "def broken(self, records):\n"
+        "    calls.append(1)\n"
+        "    if len(calls) == 1:\n"
+        "        raise SystemError('<built-in method flush> returned a result with an exception')\n"
+        "    return real(self, records)\n"
+        "d.Delivery._send_and_flush = broken\n"
+    )
+    status = tmp_path / "process.json"
+    _wait(
+        _worker(settings, tmp_path, status, inject), status, lambda s: s.get("consumed", 0) >= 120
+    )
+    assert sorted(set(_enriched_ids(settings, 120))) == ids
+
+
+def test_a_batch_that_fails_exits_the_worker_unacknowledged_and_is_read_again(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """Any other error inside a batch: the worker exits 75 without acknowledging it (Faust would
+    acknowledge every event of a batch the agent's loop leaves); the next worker enriches it."""
+    ids = _produce_posts(settings, 500, 120)
+    inject = (
+        "import processors.enrich.agent as a\n"
+        "def broken(self, events):\n"
+        "    raise RuntimeError('enricher lost its model')\n"
+        "a.EnrichBatches.__call__ = broken\n"
+    )
+    status = tmp_path / "process.json"
+    worker = _worker(settings, tmp_path, status, inject)
+    assert worker.wait(90) == 75, worker.stdout.read().decode()[-3000:]  # type: ignore[union-attr]
+    out = worker.stdout.read().decode()  # type: ignore[union-attr]
+    assert "an enrich batch failed" in out and "without acknowledging" in out
+    status2 = tmp_path / "process-2.json"
+    _wait(_worker(settings, tmp_path, status2), status2, lambda s: s.get("consumed", 0) >= 120)
+    assert sorted(set(_enriched_ids(settings, 120))) == ids

@@ -14,7 +14,7 @@ from factories import make_enriched
 from sinks.base import FlushResult, SinkUnavailable
 from sinks.clickhouse import ClickHouseSink
 from sinks.runner import SinkRunner
-from veille.kafka import Producer, ensure_topics
+from veille.kafka import Holes, Producer, ensure_topics
 from veille.models import DeadLetter
 from veille.settings import Settings
 
@@ -220,20 +220,44 @@ class _Collect:
         self.added.append(record)
 
 
-def test_offsets_the_broker_skipped_are_told_and_counted(settings: Settings) -> None:
-    """A fetch that hands over offset 5 after 2 lost 3, 4: the sink says so; a re-read after a
-    rebalance (backwards) or a new assignment (anywhere) is no gap."""
+class _Seeks:
+    def __init__(self) -> None:
+        self.seeks: list[tuple[str, int, int]] = []
+
+    def seek(self, tp: TopicPartition) -> None:
+        self.seeks.append((tp.topic, tp.partition, tp.offset))
+
+
+def test_offsets_a_fetch_skipped_are_read_again_then_told_and_counted(settings: Settings) -> None:
+    """A fetch that hands over offset 5 after 2: the sink reads the partition again from 3
+    (the broker had not written 3-4 yet); a hole that lasts is told and counted. A re-read
+    after a rebalance (backwards) or a new assignment (anywhere) is no hole."""
     from veille import records
 
     k = settings.kafka
     sink = _Collect()
     runner = SinkRunner(settings, sink)  # type: ignore[arg-type]
     runner._parsers = {k.enriched_topic: records.kind("enriched").parse}
+    seeks = _Seeks()
+    runner._consumer = seeks  # type: ignore[assignment]
     value = make_enriched(1).model_dump_json().encode()
-    for offset in (0, 1, 2, 5, 6, 3):
-        runner._handle(_Msg(k.enriched_topic, 0, offset, value))  # type: ignore[arg-type]
-    assert runner.counters["offset_gaps"] == 2 and len(sink.added) == 6
+
+    def read(*offsets: int, partition: int = 0) -> None:
+        for offset in offsets:
+            runner._handle(_Msg(k.enriched_topic, partition, offset, value))  # type: ignore[arg-type]
+
+    read(0, 1, 2, 5, 6)
+    assert seeks.seeks == [(k.enriched_topic, 0, 3), (k.enriched_topic, 0, 3)]
+    assert len(sink.added) == 3 and runner.counters["hole_retries"] == 2
+    read(3, 4, 5, 6, 2)  # the hole filled; then a re-read from an earlier commit
+    assert len(sink.added) == 8 and runner.counters["offset_gaps"] == 0
+
+    runner._holes = Holes(wait_s=0.0)  # a hole that lasts: accepted, told and counted
+    read(9)
+    assert (
+        runner.counters["offset_gaps"] == 6 and len(sink.added) == 9
+    )  # 3-8 after the re-read of 2
     runner._on_assign(None, [TopicPartition(k.enriched_topic, 0)])  # type: ignore[arg-type]
-    runner._handle(_Msg(k.enriched_topic, 0, 40, value))  # type: ignore[arg-type]
-    runner._handle(_Msg(k.enriched_topic, 1, 9, value))  # type: ignore[arg-type]
-    assert runner.counters["offset_gaps"] == 2
+    read(40)
+    read(9, partition=1)
+    assert runner.counters["offset_gaps"] == 6 and len(sink.added) == 11
