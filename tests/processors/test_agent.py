@@ -208,7 +208,11 @@ def test_a_batch_that_fails_exits_the_worker_unacknowledged_and_is_read_again(
     )
     status = tmp_path / "process.json"
     worker = _worker(settings, tmp_path, status, inject)
-    assert worker.wait(90) == 75, worker.stdout.read().decode()[-3000:]  # type: ignore[union-attr]
+    try:
+        code = worker.wait(90)
+    finally:
+        worker.kill()
+    assert code == 75, worker.stdout.read().decode()[-3000:]  # type: ignore[union-attr]
     out = worker.stdout.read().decode()  # type: ignore[union-attr]
     assert "an enrich batch failed" in out and "without acknowledging" in out
     status2 = tmp_path / "process-2.json"
