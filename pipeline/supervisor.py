@@ -14,7 +14,14 @@ the order they start: the sink on that port, then the process workers, then inge
 The embedded broker is durable (`VEILLE_BROKER_STORAGE=s3`, the default: under
 `<data-dir>/broker`), so what a killed run acknowledged is stored by the next; with
 `VEILLE_BROKER_STORAGE=memory` what was ingested but not drained when it stops is gone. Either
-way a clean stop drains: it waits for the sink.
+way a clean stop drains: it waits until Kafka holds nothing the processor or the sink has not
+committed (`pipeline.backlog`).
+
+A stage that dies is started again (the same command), after 1, 2, 4... seconds, at most
+`MAX_RESTARTS` times in `RESTART_WINDOW_S`; past that the run fails with the end of its log. A
+worker that cannot acknowledge a batch exits on purpose (code 75) so that its batch is read
+again; ingest resumes after what Kafka acknowledged. The counters of a stage's earlier runs are
+carried into its status, so that its figures span the whole run.
 """
 
 from __future__ import annotations
@@ -30,6 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pipeline.backlog import Backlog, readers
 from pipeline.embedded import LocalBroker
 from pipeline.logs import RotatingPipe, Rotation
 from pipeline.sources import SourceOptions
@@ -40,6 +48,10 @@ from veille.stats import read_status
 logger = logging.getLogger(__name__)
 
 STAGES = ("sink", "process", "ingest")
+
+MAX_RESTARTS = 5
+RESTART_WINDOW_S = 600.0
+RESTART_BACKOFF_S = (1.0, 2.0, 4.0, 8.0, 16.0)
 
 
 class PipelineError(RuntimeError):
@@ -66,9 +78,26 @@ class _Stage:
     status_path: Path
     log_path: Path
     log: RotatingPipe
+    argv: tuple[list[str], str | None] = ([], None)  # args and command, to start it again
+    carried: dict[str, float] = field(default_factory=dict)  # counters of its earlier runs
+    restarted_at: list[float] = field(default_factory=list)  # monotonic
+    died_at: float | None = None
 
     def status(self) -> dict[str, Any]:
-        return read_status(self.status_path)
+        st = read_status(self.status_path)
+        for key, value in self.carried.items():
+            current = st.get(key, 0)
+            if isinstance(current, int | float) and not isinstance(current, bool):
+                st[key] = current + value
+        return st
+
+    def counters(self) -> dict[str, float]:
+        """Its counters so far, earlier runs included (numbers only; not rates or ids)."""
+        return {
+            k: v
+            for k, v in self.status().items()
+            if isinstance(v, int) and not isinstance(v, bool) and k not in ("pid", "updated_at")
+        }
 
     def alive(self) -> bool:
         return self.proc.poll() is None
@@ -203,7 +232,7 @@ class Pipeline:
                 env=env,
                 start_new_session=True,
             )
-        self.stages[name] = _Stage(name, proc, status_path, log_path, log)
+        self.stages[name] = _Stage(name, proc, status_path, log_path, log, (args, command))
         self.spawns[name] = self.spawns.get(name, 0) + 1
         logger.info("started stage=%s pid=%d", name, proc.pid)
 
@@ -242,11 +271,38 @@ class Pipeline:
     def statuses(self) -> dict[str, dict[str, Any]]:
         return {name: st.status() for name, st in self.stages.items()}
 
+    def finished(self, name: str) -> bool:
+        """The stage exited 0 (only ingest does so before it is stopped: its source ended)."""
+        st = self.stages.get(name)
+        return st is not None and st.proc.poll() == 0
+
     def check(self) -> None:
-        """Raise `PipelineError` if a stage other than a finished ingest has died."""
-        for name, st in self.stages.items():
-            if not st.alive() and not (name == "ingest" and st.proc.returncode == 0):
-                raise self._died(st)
+        """Start again each stage that died (other than an ingest whose source ended), after its
+        backoff; raise `PipelineError` for one that died too often (module docstring)."""
+        for name, st in list(self.stages.items()):
+            if st.alive() or (name == "ingest" and self.finished(name)):
+                continue
+            now = time.monotonic()
+            recent = [t for t in st.restarted_at if now - t < RESTART_WINDOW_S]
+            if len(recent) >= MAX_RESTARTS:
+                error = self._died(st)
+                raise PipelineError(f"{error} (died {len(recent) + 1} times in a row)")
+            if st.died_at is None:
+                st.died_at = now
+                logger.warning(
+                    "stage %s exited with code %s; starting it again; its log ends with:\n%s",
+                    name,
+                    st.proc.poll(),
+                    st.log_tail(10),
+                )
+            if now - st.died_at < RESTART_BACKOFF_S[min(len(recent), len(RESTART_BACKOFF_S) - 1)]:
+                continue
+            carried = st.counters()
+            args, command = st.argv
+            st.log.join(2.0)
+            self._spawn(name, args, command)
+            new = self.stages[name]
+            new.carried, new.restarted_at = carried, [*recent, now]
 
     def run(self, on_tick: Callable[[Pipeline], None] | None = None, tick: float = 0.5) -> None:
         """Run until the duration ends, the source is exhausted, or KeyboardInterrupt."""
@@ -255,7 +311,7 @@ class Pipeline:
             self.check()
             if on_tick:
                 on_tick(self)
-            if not self.stages["ingest"].alive():
+            if self.finished("ingest"):
                 return
             if deadline is not None and time.monotonic() >= deadline:
                 return
@@ -274,39 +330,30 @@ class Pipeline:
     def drain(
         self, on_tick: Callable[[Pipeline], None] | None = None, stall_timeout: float = 60.0
     ) -> bool:
-        """Wait until everything ingested has gone through: the sink has written as many
-        records as were ingested, the crisis agent has read every observation, and the sink
-        has written the alerts raised.
+        """Wait until everything ingested has gone through: Kafka holds no record that the
+        processor or the sink has not committed (`pipeline.backlog`), twice in a row. Dead
+        stages are started again meanwhile.
 
-        Returns False if nothing progressed for `stall_timeout` seconds first.
+        Returns False if the backlog did not change for `stall_timeout` seconds first.
         """
-        target = int(self.stages["ingest"].status().get("ingested", 0))
-        last: tuple[int, ...] = ()
+        last: int | None = None
         last_change = time.monotonic()
-        while True:
-            self.check()
-            if on_tick:
-                on_tick(self)
-            sink = self.stages["sink"].status()
-            proc = self.process_totals()
-            written = int(sink.get("posts", 0)) + int(sink.get("dead_letters", 0))
-            progress = (
-                written,
-                int(proc.get("observations_done", 0)),
-                int(sink.get("alerts", 0)),
-            )
-            if (
-                written >= target
-                and progress[1] >= int(proc.get("observations", 0))
-                and progress[2] >= int(proc.get("alerts", 0))
-            ):
-                return True
-            if progress != last:
-                last, last_change = progress, time.monotonic()
-            elif time.monotonic() - last_change > stall_timeout:
-                logger.warning("drain stalled: written=%d of %d, process=%s", written, target, proc)
-                return False
-            time.sleep(0.2)
+        empty = 0
+        with Backlog(self.settings.kafka, readers(self.settings)) as backlog:
+            while True:
+                self.check()
+                if on_tick:
+                    on_tick(self)
+                behind = backlog.total()
+                empty = empty + 1 if behind == 0 else 0
+                if empty >= 2:
+                    return True
+                if behind != last:
+                    last, last_change = behind, time.monotonic()
+                elif time.monotonic() - last_change > stall_timeout:
+                    logger.warning("drain stalled: %s records not committed", behind)
+                    return False
+                time.sleep(0.5)
 
     def stop(self, timeout: float = 60.0) -> None:
         """Stop every stage still running (in order) and the embedded broker. Idempotent."""
@@ -334,6 +381,7 @@ class Pipeline:
             "dead_lettered": int(sink.get("dead_lettered", 0)),
             "stored_total": int(sink.get("stored_total", 0)),
             "ingest_seconds": round(elapsed, 2),
+            "restarts": self.restarts(),
             "data_dir": str(self.settings.veille.data_dir),
             "complete": sink.get("state") == "stopped" and "stored" in sink,
         }

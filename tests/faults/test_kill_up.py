@@ -33,25 +33,27 @@ GAP_S = 0.01  # created_at gaps; replayed at --speed 1: ~100 posts/s
 BASE_ID = 1_960_000_000_000_000_000
 
 
-def _write_input(path: Path) -> None:
+def _write_input(path: Path, posts: int = POSTS) -> None:
     t0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
     with path.open("w") as fh:
-        for i in range(POSTS):
+        for i in range(posts):
             at = t0 + timedelta(seconds=i * GAP_S)
             fh.write(json.dumps(x_payload(BASE_ID + i, f"Orbital post {i}", created_at=at)))
             fh.write("\n")
 
 
-def _env() -> dict[str, str]:
+def _env(**extra: str) -> dict[str, str]:
     clean = {
         k: v
         for k, v in os.environ.items()
         if not k.startswith(("KAFKA_", "CLICKHOUSE_", "VEILLE_"))
     }
-    return clean
+    return {**clean, **extra}
 
 
-def _up(data: Path, stream: Path, speed: float | None) -> subprocess.Popen[str]:
+def _up(
+    data: Path, stream: Path, speed: float | None, env: dict[str, str] | None = None
+) -> subprocess.Popen[str]:
     args = ["up", "--source", "replay", "--input", str(stream)]
     args += ["--speed", str(speed)] if speed else []
     return subprocess.Popen(
@@ -59,7 +61,7 @@ def _up(data: Path, stream: Path, speed: float | None) -> subprocess.Popen[str]:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env=_env(),
+        env=env or _env(),
         start_new_session=True,
     )
 
@@ -110,9 +112,9 @@ def _ingested(data: Path) -> int:
     return _count(data, "ingest", "ingested")
 
 
-def _stored(data: Path) -> tuple[int, int, int]:
+def _stored(data: Path, posts: int = POSTS) -> tuple[int, int, int]:
     """(rows under FINAL, distinct ids, ids in the input's range) of the posts table."""
-    last = BASE_ID + POSTS - 1
+    last = BASE_ID + posts - 1
     script = (
         "import sys, json\n"
         "from pathlib import Path\n"
@@ -174,3 +176,32 @@ def test_sigkill_of_the_whole_tree_twice_loses_and_duplicates_nothing(tmp_path: 
     assert not (data / "ingest" / "replay.json").exists()  # the replay completed
     rows, ids, in_range = _stored(data)
     assert (rows, ids, in_range) == (POSTS, POSTS, POSTS)
+
+
+def test_a_stage_killed_is_started_again_and_nothing_is_lost(tmp_path: Path) -> None:
+    """One worker, then the sink, SIGKILLed while posts arrive: `veille up` starts each again
+    (it used to stop the whole run) and every post is stored once."""
+    posts = 2000
+    stream, data = tmp_path / "stream.ndjson", tmp_path / "d"
+    _write_input(stream, posts)
+    up = _up(data, stream, 1.0, _env(VEILLE_BROKER_STORAGE="memory"))
+    killed: list[str] = []
+    try:
+        deadline = time.monotonic() + 120
+        for stage, after in (("process-2", 500), ("sink", 1200)):
+            while _ingested(data) < after:
+                assert up.poll() is None, up.communicate()[1][-3000:]
+                assert time.monotonic() < deadline, "ingest too slow"
+                time.sleep(0.1)
+            os.kill(_count(data, stage, "pid"), signal.SIGKILL)
+            killed.append(stage)
+        out, err = up.communicate(timeout=180)
+    finally:
+        if up.poll() is None:
+            _kill_tree(up)
+    assert up.returncode == 0, err[-3000:]
+    summary = json.loads(out)
+    assert killed == ["process-2", "sink"] and summary["restarts"] == 2
+    assert summary["ingested"] == posts and summary["complete"]
+    assert "starting it again" in err
+    assert _stored(data, posts) == (posts, posts, posts)
