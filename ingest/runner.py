@@ -5,8 +5,9 @@ topics as they are.)
 
 Each payload that parses becomes a `Post`, produced as JSON to the raw topic keyed by post id
 (so every copy of a post lands in the same partition). A payload that does not parse goes to
-the dead-letter topic with the reason and its original bytes. `close()` flushes the producer
-and raises `DeliveryError` if anything could not be delivered.
+the dead-letter topic with the reason and its original bytes. A record Kafka refused (after
+librdkafka's retries) stops the run with `DeliveryError` within 256 records; `close()` flushes
+the producer and raises `DeliveryError` if anything could not be delivered.
 
 Records that carry a `position` are tracked until Kafka acknowledges them: the source hears
 (`Source.acknowledged`) the position of the last record before which everything was acknowledged,
@@ -124,6 +125,10 @@ class IngestRunner:
             if c["ingested"] % 256 == 0:
                 self.producer.poll(0)
                 self._report_acknowledged()
+                # a record Kafka refused (after librdkafka's retries, `message.timeout.ms`): stop
+                # reading. The source's saved position stays before it, so that a restart (the
+                # supervisor's) reads it again; moving on would lose it while looking healthy.
+                self.producer.raise_failures()
                 self.status.update(**c, **self.source.metrics())
         return c
 

@@ -146,10 +146,15 @@ class Producer:
         self._p.poll(timeout)
 
     def flush(self, timeout: float = 60.0) -> None:
-        """Wait for every queued record. Raises `DeliveryError` if any was not delivered."""
+        """Wait for every queued record. Raises `DeliveryError` if any was not delivered (and
+        forgets those failures: a caller that sends them again flushes anew)."""
         remaining = self._p.flush(timeout)
         if remaining:
             raise DeliveryError(f"{remaining} records still undelivered after {timeout:.0f}s")
+        self.raise_failures()
+
+    def raise_failures(self) -> None:
+        """Raise `DeliveryError` if a record was refused since the last call (see `flush`)."""
         if self.failed:
             errors, self._errors = "; ".join(self._errors), []
             failed, self.failed = self.failed, 0

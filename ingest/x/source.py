@@ -77,9 +77,11 @@ class XSource(Source):
         self._threads: list[threading.Thread] = []
         self._error: BaseException | None = None
         self._first_connect: datetime | None = None
-        self._last_seen: datetime | None = None
+        self._last_seen: datetime | None = None  # newest post time read
+        self._delivered_seen: datetime | None = None  # ... of those Kafka acknowledged: saved
         self._paused = False
         self._lock = threading.Lock()
+        self._queueing = threading.Lock()  # held by the thread putting a post on the queue
         self.gap_fill_posts = 0
         self.gap_fills = 0
         self._pending_gaps = 0  # queued or running
@@ -108,7 +110,7 @@ class XSource(Source):
                 len(p.keep),
             )
         self.meter.load()
-        self._last_seen = self._load_last_seen()
+        self._last_seen = self._delivered_seen = self._load_last_seen()
         self._spawn("x-stream", self._stream_loop)
         self._spawn("x-gap-fill", self._gap_loop)
         self._spawn("x-usage", self._usage_loop)
@@ -188,17 +190,31 @@ class XSource(Source):
     # -- posts ----------------------------------------------------------------------------
 
     def _accept(self, payload: bytes, origin: str) -> None:
-        """Count the read, remember the newest post time, queue the payload."""
+        """Count the read, remember the newest post time, queue the payload with that time as
+        its position (saved once Kafka acknowledged up to here). The stream and the gap fill
+        queue one at a time, so that positions never go back along the queue."""
+        created: datetime | None = None
         try:
             data = json.loads(payload)["data"]
             self.meter.record(data["id"], self.clock.now())
             created = datetime.fromisoformat(data["created_at"].replace("Z", "+00:00"))
-            with self._lock:
-                if self._last_seen is None or created > self._last_seen:
-                    self._last_seen = created
-        except (ValueError, KeyError, TypeError):
+            if created.tzinfo is None:
+                created = None  # not a time X writes: the runner dead-letters the post
+        except (ValueError, KeyError, TypeError, AttributeError):
             pass  # the runner dead-letters what does not parse
-        self._queue.put(SourceRecord(payload, origin))
+        with self._queueing:
+            with self._lock:
+                if created is not None and (self._last_seen is None or created > self._last_seen):
+                    self._last_seen = created
+                seen = self._last_seen
+            position = seen.isoformat() if seen else None
+            self._queue.put(SourceRecord(payload, origin, position=position))
+
+    def acknowledged(self, position: Any) -> None:
+        """Kafka holds every post read up to one read when `position` was the newest post time:
+        a restart fills the gap from there (never from a post time Kafka did not hold)."""
+        with self._lock:
+            self._delivered_seen = datetime.fromisoformat(position)
 
     def _on_stream_post(self, line: bytes) -> None:
         self._accept(line, "x:stream")
@@ -334,5 +350,5 @@ class XSource(Source):
         if self._state is None:
             return
         with self._lock:
-            last = self._last_seen
+            last = self._delivered_seen
         self._state.write_text(json.dumps({"last_seen": last.isoformat() if last else None}))

@@ -112,3 +112,32 @@ def test_runner_produces_posts_and_dead_letters(settings: Settings, tmp_path: Pa
     assert "includes.users" in by_line["28"].reason
     assert by_line["29"].payload == bad[3]
     assert all(d.stage == "ingest" for d in dead)
+
+
+def test_ingest_stops_on_a_refused_record_and_resumes_before_it(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """Kafka refuses every record (unreachable past `message.timeout.ms`): ingest stops reading
+    within 256 records, loudly, and the replay's saved position is not past any of them (before,
+    the failures were only logged and the source read on, while looking healthy)."""
+    from datetime import UTC, datetime, timedelta
+
+    from veille.kafka import DeliveryError
+
+    t0 = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+    lines = [
+        json.dumps(x_payload(5000 + i, created_at=t0 + timedelta(milliseconds=5 * i))).encode()
+        for i in range(1000)
+    ]
+    path = _write(tmp_path / "posts.ndjson", lines)
+    state = tmp_path / "replay.json"
+    settings.kafka = settings.kafka.model_copy(update={"bootstrap_servers": "127.0.0.1:9"})
+    runner = IngestRunner(settings, ReplaySource([path], speed=1.0, state_file=state))
+    runner.producer._conf["message.timeout.ms"] = 300
+    runner.start()
+    with pytest.raises(DeliveryError, match="not delivered"):
+        runner.run()
+    assert runner.counters["ingested"] < 1000  # it stopped reading
+    with pytest.raises(DeliveryError):
+        runner.close()
+    assert not state.exists() or json.loads(state.read_text()).get("line", 0) == 0

@@ -424,3 +424,25 @@ def test_backfill_command_reads_a_past_period(settings: Settings, clock: FakeClo
     assert searches == out["search_requests"] >= 5 * rules  # pages of 10
     ids = {json.loads(v)["id"] for v in _read_topic(settings, k.raw_topic)}
     assert ids == {p["data"]["id"] for p in recent}
+
+
+def test_the_saved_stream_position_moves_only_over_posts_kafka_acknowledged(
+    tmp_path: Any,
+) -> None:
+    """Where a restart fills the gap from: the newest post time among posts Kafka holds, not
+    the newest read (before, a post read but never delivered was skipped after a restart)."""
+    from datetime import UTC, datetime
+
+    source = XSource(XSettings(bearer_token="t"), load_watch(), state_dir=tmp_path)
+    t1, t2 = datetime(2026, 12, 7, 9, 0, tzinfo=UTC), datetime(2026, 12, 7, 9, 5, tzinfo=UTC)
+    source._accept(json.dumps(x_payload(1, created_at=t1)).encode(), "x:stream")
+    source._accept(json.dumps(x_payload(2, created_at=t2)).encode(), "x:stream")
+    first, second = source._queue.get_nowait(), source._queue.get_nowait()
+    assert (first.position, second.position) == (t1.isoformat(), t2.isoformat())
+    source.acknowledged(first.position)  # the second is still in flight
+    source._save_last_seen()
+    saved = json.loads((tmp_path / "x-stream.json").read_text())["last_seen"]
+    assert saved == t1.isoformat()
+    source.acknowledged(second.position)
+    source._save_last_seen()
+    assert json.loads((tmp_path / "x-stream.json").read_text())["last_seen"] == t2.isoformat()
