@@ -28,7 +28,16 @@ from veille.xapi import POST_PARAMS, XApiError, XAuthError, XRateLimited, XUnava
 logger = logging.getLogger(__name__)
 
 SEARCH_LAG = timedelta(seconds=10)
+SEARCH_WINDOW = timedelta(days=7)
+"""How far back recent search reads; X refuses (400) a `start_time` before it."""
+SEARCH_WINDOW_SLACK = timedelta(minutes=1)
+"""Kept off the window's start, so that a request that waits a moment is still inside it."""
 MAX_SERVER_RETRIES = 6
+
+
+def searchable_since(now: datetime) -> datetime:
+    """The earliest `start_time` recent search accepts at `now` (with a margin)."""
+    return now - SEARCH_WINDOW + SEARCH_WINDOW_SLACK
 
 
 def split_response(body: dict[str, Any], tag: str | None) -> list[bytes]:
@@ -66,13 +75,16 @@ class RecentSearch:
     def posts(
         self, query: str, start: datetime, end: datetime | None = None, tag: str | None = None
     ) -> Iterator[bytes]:
-        """Payloads of the posts matching `query` created in [start, end).
+        """Payloads of the posts matching `query` created in [start, end), `start` clamped to
+        what recent search covers (`searchable_since`).
 
         Raises `XAuthError` (the token is refused) or `XApiError` (X refuses the query, or
         keeps failing); stops quietly when the clock is interrupted.
         """
-        latest = self.clock.now() - SEARCH_LAG
+        now = self.clock.now()
+        latest = now - SEARCH_LAG
         end = min(end or latest, latest)
+        start = max(start, searchable_since(now))  # older posts cannot be searched
         # X takes times to the second: widen the window to whole seconds so that nothing at
         # its edges is cut off (the start is inclusive, the end exclusive)
         start = start.replace(microsecond=0)

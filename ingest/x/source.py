@@ -29,7 +29,7 @@ from typing import Any
 from ingest.base import Source, SourceRecord
 from ingest.x import rules as rules_sync
 from ingest.x.audience import read_accounts
-from ingest.x.backfill import SEARCH_LAG, RecentSearch
+from ingest.x.backfill import SEARCH_LAG, RecentSearch, searchable_since
 from ingest.x.clock import Clock
 from ingest.x.stream import FilteredStream
 from ingest.x.usage import UsageMeter, next_month
@@ -84,6 +84,7 @@ class XSource(Source):
         self._queueing = threading.Lock()  # held by the thread putting a post on the queue
         self.gap_fill_posts = 0
         self.gap_fills = 0
+        self.gaps_lost = 0  # gaps (or parts) that could not be filled, each told by an alert
         self._pending_gaps = 0  # queued or running
         self.stream: FilteredStream | None = None
         self.search: RecentSearch | None = None
@@ -171,6 +172,7 @@ class XSource(Source):
             duplicates_day=self.meter.duplicates_day,
             cost_month_usd=self.meter.cost_month_usd(),
             gap_fills=self.gap_fills,
+            gaps_lost=self.gaps_lost,
             gap_fill_posts=self.gap_fill_posts,
             paused=self._paused,
         )
@@ -295,6 +297,11 @@ class XSource(Source):
                 continue
             try:
                 self._fill(start, end)
+            except xapi.XAuthError:
+                raise  # the token is refused: the stream cannot run either
+            except xapi.XApiError as e:  # X refused or kept failing: the stream goes on
+                logger.error("gap fill from %s to %s failed: %s", start.isoformat(), end, e)
+                self._gap_alert(start, end, f"the gap fill failed: {e}")
             finally:
                 with self._lock:
                     self._pending_gaps -= 1
@@ -306,6 +313,17 @@ class XSource(Source):
         if wait > 0 and self.clock.sleep(wait):
             return
         self.gap_fills += 1
+        earliest = searchable_since(self.clock.now())
+        if start < earliest:  # after a long stop: what recent search no longer covers is lost
+            logger.error(
+                "posts from %s to %s cannot be recovered (recent search reads 7 days back)",
+                start.isoformat(),
+                earliest.isoformat(),
+            )
+            self._gap_alert(start, min(end, earliest), "older than recent search reads (7 days)")
+            start = earliest
+            if end <= start:
+                return
         logger.info("gap fill from %s to %s", start.isoformat(), end.isoformat())
         for rule in self.rules:
             for payload in self.search.posts(rule.value, start, end, tag=rule.tag):
@@ -313,6 +331,19 @@ class XSource(Source):
                     return
                 self.gap_fill_posts += 1
                 self._accept(payload, "x:gap-fill")
+
+    def _gap_alert(self, start: datetime, end: datetime, why: str) -> None:
+        """Say, as an alert, that posts of [start, end) may be missing."""
+        self.gaps_lost += 1
+        alert = Alert(
+            key=f"x-gap:{start:%Y%m%dT%H%M%S}",
+            kind="x_gap",
+            severity="warning",
+            title="Posts from X may be missing",
+            detail=f"posts from {start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M} UTC: {why}",
+            data={"start": start.isoformat(), "end": end.isoformat(), "reason": why},
+        )
+        self._queue.put(SourceRecord(alert.model_dump_json().encode(), "x:gap", kind="alert"))
 
     def _audience_loop(self, client: Any) -> None:
         while not self.stopping:

@@ -9,7 +9,7 @@ import math
 import re
 import time
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from fakex.state import FakeXState, Post
@@ -64,8 +64,16 @@ class SearchEndpoints(FakeXState):
         for name in ("since_id", "until_id"):
             if not q.get(name, "1").isdigit():
                 raise ValueError(invalid_request(f"Invalid '{name}'", **{name: [q[name]]}))
+        now = self._clock()
+        if "start_time" in bounds and bounds["start_time"] < now - timedelta(days=7):
+            # X's answer to a start before what recent search covers
+            message = (
+                f"Invalid 'start_time':'{q['start_time']}'. 'start_time' must be on or after "
+                f"{(now - timedelta(days=7)).strftime('%Y-%m-%dT%H:%MZ')}"
+            )
+            raise ValueError(invalid_request(message, start_time=[q["start_time"]]))
         start = bounds.get("start_time", datetime.min.replace(tzinfo=UTC))
-        end = bounds.get("end_time", self._clock())
+        end = bounds.get("end_time", now)
         since = int(q.get("since_id") or 0)
         until = int(q.get("until_id") or 2**63)
         hits = [

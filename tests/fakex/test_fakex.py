@@ -42,7 +42,8 @@ T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 
 @pytest.fixture
 def fx() -> Iterator[FakeX]:
-    with FakeX(TOKEN, keepalive_s=0.2) as server:
+    # X's clock a day after T0: recent search reads 7 days back, so T0's posts are in reach
+    with FakeX(TOKEN, keepalive_s=0.2, clock=lambda: T0 + timedelta(days=1)) as server:
         yield server
 
 
@@ -355,6 +356,8 @@ def test_search_window_newest_first_paginated(fx: FakeX) -> None:
     assert empty.json() == {"meta": {"result_count": 0}}
     assert search(fx, max_results="5").status_code == 400
     assert search(fx, start_time="yesterday").status_code == 400
+    too_old = search(fx, start_time="2026-11-13T00:00:00Z")  # 8 days before X's now
+    assert too_old.status_code == 400 and "'start_time' must be on or after" in too_old.text
 
 
 def test_search_end_time_defaults_to_now() -> None:

@@ -7,7 +7,7 @@ import json
 import logging
 import threading
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -446,3 +446,42 @@ def test_the_saved_stream_position_moves_only_over_posts_kafka_acknowledged(
     source.acknowledged(second.position)
     source._save_last_seen()
     assert json.loads((tmp_path / "x-stream.json").read_text())["last_seen"] == t2.isoformat()
+
+
+def test_a_gap_older_than_recent_search_is_filled_as_far_as_it_goes_and_told(
+    settings: Settings, clock: FakeClock, tmp_path: Any
+) -> None:
+    """Nine days stopped: the gap fill asks only for the 7 days recent search covers (X refuses
+    older starts with a 400, which used to stop the source on every restart), says what is lost
+    as an alert, and the stream runs on."""
+    ensure_topics(settings.kafka, settings.kafka.all_topics())
+    stopped = clock.now() - timedelta(days=9)
+    (tmp_path / "x-stream.json").write_text(json.dumps({"last_seen": stopped.isoformat()}))
+    recent = [x_payload(1_950_000_000_000_000_001, "Orbital is down", created_at=clock.now())]
+    with FakeX(TOKEN, clock=clock.now, keepalive_s=0.1) as fake:
+        fake.add_posts(recent)
+        source = XSource(_x(fake), ONE_RULE, clock=clock, audience=False, state_dir=tmp_path)
+        runner, t = _run_source(settings, source)
+        try:
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline and not (source.gap_fills and source.caught_up()):
+                time.sleep(0.1)
+            assert source.gap_fills and source.caught_up(), source.metrics()
+            assert source._error is None and not source.stopping  # the stream runs on
+        finally:
+            runner.stop()
+            t.join(30)
+            runner.close()
+        starts = [q["start_time"] for q in fake.search_queries]
+    assert starts and all(
+        datetime.fromisoformat(s.replace("Z", "+00:00")) >= clock.now() - timedelta(days=7)
+        for s in starts
+    )
+    ids = {json.loads(v)["id"] for v in _read_topic(settings, settings.kafka.raw_topic)}
+    assert ids == {str(1_950_000_000_000_000_001)}
+    alerts = [
+        Alert.model_validate_json(v) for v in _read_topic(settings, settings.kafka.alerts_topic)
+    ]
+    [gap] = [a for a in alerts if a.kind == "x_gap"]
+    assert gap.data["start"].startswith(stopped.date().isoformat())
+    assert "7 days" in gap.detail and source.gaps_lost == 1
