@@ -133,7 +133,7 @@ class XSource(Source):
 
     def stop(self) -> None:
         if not self.stopping and self.stream is not None:
-            self._queue_usage()  # the last reading, taken by records() before it ends
+            self._queue_usage(wait=False)  # the last reading, taken by records() before it ends
         super().stop()
         self.clock.interrupt()
         self._timer.interrupt()
@@ -360,11 +360,18 @@ class XSource(Source):
                 return
             self._queue_usage()
 
-    def _queue_usage(self) -> None:
+    def _queue_usage(self, wait: bool = True) -> None:
+        """Save the usage and the stream position, and queue a usage reading (without waiting
+        for room when `wait` is False: a stopping source must not hang on a full queue that only
+        the runner, maybe already gone, empties)."""
         snap = self.meter.snapshot(self._paused, self.clock.now())
-        self._queue.put(SourceRecord(snap.model_dump_json().encode(), "x:usage", kind="usage"))
         self.meter.save()
         self._save_last_seen()
+        record = SourceRecord(snap.model_dump_json().encode(), "x:usage", kind="usage")
+        try:
+            self._queue.put(record, block=wait)
+        except queue.Full:
+            logger.warning("queue full while stopping: the last usage reading is not sent")
 
     # -- state ----------------------------------------------------------------------------
 

@@ -485,3 +485,21 @@ def test_a_gap_older_than_recent_search_is_filled_as_far_as_it_goes_and_told(
     [gap] = [a for a in alerts if a.kind == "x_gap"]
     assert gap.data["start"].startswith(stopped.date().isoformat())
     assert "7 days" in gap.detail and source.gaps_lost == 1
+
+
+def test_stopping_with_a_full_queue_does_not_hang_and_saves_state(tmp_path: Any) -> None:
+    """SIGTERM while the runner no longer empties the queue: stop() used to block for ever on
+    putting the last usage reading, and the usage and stream position were never saved."""
+    from types import SimpleNamespace
+
+    from ingest.base import SourceRecord
+
+    source = XSource(XSettings(bearer_token="t"), load_watch(), state_dir=tmp_path)
+    source.stream = SimpleNamespace(stop=lambda: None)  # type: ignore[assignment]
+    while not source._queue.full():
+        source._queue.put_nowait(SourceRecord(b"{}", "x:stream"))
+    stopper = threading.Thread(target=source.stop, daemon=True)
+    stopper.start()
+    stopper.join(5)
+    assert not stopper.is_alive()
+    assert (tmp_path / "x-usage.json").is_file() and (tmp_path / "x-stream.json").is_file()
