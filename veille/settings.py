@@ -146,7 +146,10 @@ class XSettings(BaseSettings):
     bearer_token: SecretStr | None = None
     api_base_url: str = "https://api.x.com"
     stream_stall_timeout_s: float = Field(
-        20.0, gt=0, description="reconnect when the stream is silent longer (X: keep-alive 20 s)"
+        30.0,
+        gt=0,
+        description="reconnect when the stream is silent longer (X sends a keep-alive every "
+        "20 s, often a little late)",
     )
     gap_fill_margin_s: float = Field(
         60.0,

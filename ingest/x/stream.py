@@ -5,9 +5,12 @@ endpoints) with the connection loop replaced by one that follows X's guide to th
 be observed and tested:
 
 - at most one open connection: a 429 `TooManyConnections` (a stale connection X still holds)
-  is cleared with `DELETE /2/connections/all`, then the stream reconnects;
-- a keep-alive arrives every 20 s: silence longer than `stall_timeout_s` is a stall, and the
-  stream reconnects;
+  is cleared with `DELETE /2/connections/all`, then the stream reconnects after the 429
+  schedule's wait (X's rule for every 429);
+- a keep-alive arrives every 20 s, often a little late: silence longer than `stall_timeout_s`
+  (30 s by default) is a stall, and the stream reconnects;
+- a line longer than `MAX_LINE_BYTES` without its end is not a post X sends: the connection is
+  dropped (and the gap fill reads what it missed) rather than the buffer grown without bound;
 - backoff per `ingest.x.backoff` (network, HTTP, 429), waits on an injectable clock, a log line
   and a counter when a schedule reaches its maximum;
 - operational-disconnect and other error payloads are logged and counted;
@@ -37,6 +40,9 @@ from veille.xapi import POST_PARAMS, TWEEPY_HOST, XAuthError
 
 logger = logging.getLogger(__name__)
 
+MAX_LINE_BYTES = 8 * 1024 * 1024
+"""Longer than any post X sends with its includes (well under 1 MB)."""
+
 _NETWORK_ERRORS = (
     requests.ConnectionError,
     requests.Timeout,
@@ -54,7 +60,7 @@ class FilteredStream(tweepy.StreamingClient):
         bearer_token: str,
         *,
         clock: Clock | None = None,
-        stall_timeout_s: float = 20.0,
+        stall_timeout_s: float = 30.0,
         on_post: Callable[[bytes], None] = lambda line: None,
         on_connected: Callable[[bool], None] = lambda reconnect: None,
         **kwargs: Any,
@@ -163,6 +169,13 @@ class FilteredStream(tweepy.StreamingClient):
                     self.on_post(line)
                 if not self.running:
                     return
+            if len(buffer) > MAX_LINE_BYTES:
+                self.counters["oversized_lines"] += 1
+                logger.warning(
+                    "a stream line grew past %d bytes without ending; reconnecting",
+                    MAX_LINE_BYTES,
+                )
+                return
         if buffer.strip():
             self.counters["truncated_lines"] += 1
             logger.warning(
@@ -197,7 +210,7 @@ class FilteredStream(tweepy.StreamingClient):
             self.counters["too_many_connections"] += 1
             logger.warning("X still holds a stream connection; clearing it")
             self._clear_connections()
-            self._failed("network", "TooManyConnections cleared")
+            self._failed("rate_limit", "TooManyConnections cleared")
             return
         if status == 429:
             reset = resp.headers.get("x-rate-limit-reset")

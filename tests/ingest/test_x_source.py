@@ -198,7 +198,8 @@ def test_disconnect_storm_loses_nothing(
         assert len(fake.dropped_ids) == 400
         assert source.stream is not None
         counters = source.stream.counters
-        assert counters["stalls"] >= 2 and counters["backoff_rate_limit"] == 3
+        # three 429s, and the stale connection (TooManyConnections) waits as a 429 does
+        assert counters["stalls"] >= 2 and counters["backoff_rate_limit"] == 4
         assert counters["too_many_connections"] >= 1 and counters["connections_cleared"] >= 1
         assert counters["error_payload:operational-disconnect"] == 1
 
@@ -228,7 +229,7 @@ def test_disconnect_storm_loses_nothing(
         else:
             assert wait == expected.next(kind)
     waits = [w for k, w in source.stream.history if k == "rate_limit"]
-    assert waits == [60.0, 60.0, 60.0]
+    assert waits == [60.0, 60.0, 60.0, 60.0]
 
     # downstream, each post counts once however many times it was read
     from processors.enrich.enricher import Enricher
@@ -503,3 +504,23 @@ def test_stopping_with_a_full_queue_does_not_hang_and_saves_state(tmp_path: Any)
     stopper.join(5)
     assert not stopper.is_alive()
     assert (tmp_path / "x-usage.json").is_file() and (tmp_path / "x-stream.json").is_file()
+
+
+def test_a_line_that_never_ends_drops_the_connection_not_the_memory() -> None:
+    from ingest.x.stream import MAX_LINE_BYTES
+
+    stream = xapi.streaming_client(XSettings(bearer_token="t"), FilteredStream)
+    stream.running = True
+    posts: list[bytes] = []
+    stream.on_post = posts.append
+    chunk = b"x" * (1024 * 1024)
+
+    class Endless:
+        def iter_content(self, chunk_size: Any = None) -> Any:
+            yield b'{"data": {"id": "1"}}\r\n'
+            while True:
+                yield chunk
+
+    stream._read(Endless())  # type: ignore[arg-type]
+    assert posts == [b'{"data": {"id": "1"}}'] and stream.counters["oversized_lines"] == 1
+    assert MAX_LINE_BYTES < 16 * len(chunk)
