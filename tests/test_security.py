@@ -147,3 +147,17 @@ def test_hostile_parameter_values_are_bound(run: dict[str, Any]) -> None:
         assert r["code"] == 0 and json.loads(r["stdout"]) == [], value
     rows = result["rows"]  # nothing dropped or truncated
     assert len(rows["posts"]) == run["posts"] and len(rows["dead_letters"]) == run["dead"]
+
+
+def test_a_password_in_clickhouse_url_is_not_in_the_error() -> None:
+    """A ClickHouse out of reach: the error names where, not the password in the URL's user
+    part (it used to print the URL whole)."""
+    from sinks.base import SinkError
+    from sinks.clickhouse import connect
+    from veille.settings import ClickHouseSettings
+
+    s = ClickHouseSettings(url="http://veille:Pa55-url-s3cret@127.0.0.1:9/", connect_timeout_s=1)
+    with pytest.raises(SinkError) as caught:
+        connect(s)
+    assert "Pa55-url-s3cret" not in str(caught.value)
+    assert "http://veille:***@127.0.0.1:9/" in str(caught.value)

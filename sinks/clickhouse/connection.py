@@ -15,6 +15,7 @@ import logging
 import re
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import clickhouse_connect
 from clickhouse_connect.driver.client import Client
@@ -44,6 +45,30 @@ def translate(exc: BaseException, doing: str) -> SinkError:
     if isinstance(exc, (ConnectionError, TimeoutError)):
         return SinkUnavailable(f"ClickHouse unreachable while {doing}: {exc}", retry_after=1.0)
     return SinkError(f"ClickHouse refused {doing}: {exc}")
+
+
+def redact_url(url: str) -> str:
+    """`url` without the password of its user part (`http://user:***@host:8123`)."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def redact(text: str, settings: ClickHouseSettings) -> str:
+    """`text` with every password of the settings (CLICKHOUSE_PASSWORD, the URL's) masked."""
+    secrets = [settings.password.get_secret_value()]
+    if settings.url:
+        secrets.append(urlsplit(settings.url).password or "")
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "***")
+    return text
+
+
+def _extra(err: SinkError) -> dict[str, Any]:
+    return {"retry_after": err.retry_after} if isinstance(err, SinkUnavailable) else {}
 
 
 def connect(settings: ClickHouseSettings, data_dir: Path | None = None) -> Client:
@@ -88,8 +113,9 @@ def connect(settings: ClickHouseSettings, data_dir: Path | None = None) -> Clien
     except SinkError:
         raise
     except Exception as e:
-        where = settings.url or f"chdb:{data_dir}"
+        where = redact_url(settings.url) if settings.url else f"chdb:{data_dir}"
         err = translate(e, f"connecting to {where}")
+        err = type(err)(redact(str(err), settings), **_extra(err))
         if "lock" in str(e).lower():
             err = SinkError(
                 f"the chDB data directory {data_dir} is in use by another veille process "

@@ -50,6 +50,7 @@ GRAFANA = REPO / "deploy" / "grafana"
 SECRETS = ("CLICKHOUSE_WRITER_PASSWORD", "CLICKHOUSE_READER_PASSWORD", "GRAFANA_ADMIN_PASSWORD")
 TEST_ENV = {name: f"test-{name.lower().replace('_', '-')}" for name in SECRETS}
 VEILLE_SERVICES = {"db-migrate", "sink", "process", "ingest"}
+OPTIONAL_SECRETS = ("X_BEARER_TOKEN", "VEILLE_ALERT_WEBHOOK_URL")  # .env may leave them empty
 DATABASE = "veille"
 WRITER, READER = "veille_writer", "veille_reader"
 REQUIRED = re.compile(r"^\$\{([A-Z][A-Z0-9_]*):\?[^}]+\}$")
@@ -224,6 +225,19 @@ def test_the_resolved_stack(resolved: dict[str, Any]) -> None:
         env = got[name]["environment"]
         assert all(env.get(s, "") == "" for s in SECRETS), name
         assert env["KAFKA_BOOTSTRAP_SERVERS"] == "kafka:9092"
+
+
+def test_the_x_token_and_the_webhook_reach_only_the_services_that_use_them(
+    tmp_path: Path,
+) -> None:
+    env = {**TEST_ENV, "X_BEARER_TOKEN": "x-token", "VEILLE_ALERT_WEBHOOK_URL": "https://hook"}
+    proc = _run_compose(_project(tmp_path, env), "config")
+    assert proc.returncode == 0, proc.stderr
+    got = {n: yaml.safe_load(proc.stdout)["services"][n]["environment"] for n in VEILLE_SERVICES}
+    token = {n for n in VEILLE_SERVICES if got[n].get("X_BEARER_TOKEN")}
+    hook = {n for n in VEILLE_SERVICES if got[n].get("VEILLE_ALERT_WEBHOOK_URL")}
+    assert token == {"ingest", "sink"} and got["ingest"]["X_BEARER_TOKEN"] == "x-token"
+    assert hook == {"sink"} and got["sink"]["VEILLE_ALERT_WEBHOOK_URL"] == "https://hook"
 
 
 # -- health and order ---------------------------------------------------------------------------
@@ -424,6 +438,8 @@ def test_no_password_is_written_in_the_compose_file(services: dict[str, dict[str
                 continue
             value = "" if value is None else str(value)
             if value == "":  # blanked: kept out of this container
+                continue
+            if value == f"${{{key}:-}}" and key in OPTIONAL_SECRETS:  # .env's, for this service
                 continue
             assert _required(value) in SECRETS, f"{name}: {key}={value!r} is not ${{SECRET:?}}"
     text = COMPOSE.read_text()
