@@ -82,12 +82,12 @@ def test_runner_produces_posts_and_dead_letters(settings: Settings, tmp_path: Pa
     k = settings.kafka
     ensure_topics(k, [k.raw_topic, k.dlq_topic])
     good = [json.dumps(x_payload(100 + i, f"post {i} about Orbital")).encode() for i in range(50)]
-    missing_author = x_payload(999)
-    missing_author["includes"]["users"] = []
     bad = [
         b'{"data": {"id": "1", "text": "truncated',
         json.dumps({"data": {"id": "12", "text": "x", "author_id": "1"}}).encode(),
-        json.dumps(missing_author).encode(),
+        json.dumps(
+            {"data": {"id": "13", "author_id": "1", "created_at": "2026-12-07T09:00:00Z"}}
+        ).encode(),
         b"\xff\xfe not utf-8",
     ]
     path = _write(tmp_path / "mixed.ndjson", good[:25] + bad + good[25:])
@@ -109,7 +109,7 @@ def test_runner_produces_posts_and_dead_letters(settings: Settings, tmp_path: Pa
     by_line = {d.source.rsplit(":", 1)[1]: d for d in dead}
     assert by_line["26"].payload == bad[0] and "invalid" in by_line["26"].reason
     assert "data.created_at" in by_line["27"].reason
-    assert "includes.users" in by_line["28"].reason
+    assert "data.text" in by_line["28"].reason
     assert by_line["29"].payload == bad[3]
     assert all(d.stage == "ingest" for d in dead)
 

@@ -98,7 +98,6 @@ def test_long_post_uses_note_tweet_text() -> None:
         (lambda p: p["data"].update(id="abc"), "data.id"),
         (lambda p: p["data"].update(text=None), "data.text"),
         (lambda p: p["data"].update(text="x" * 30_000), "data.text"),
-        (lambda p: p["includes"].update(users=[]), "includes.users"),
         (lambda p: p["data"].update(public_metrics={"like_count": -1}), "public_metrics"),
         (lambda p: p.pop("data"), "data"),
         (
@@ -119,6 +118,19 @@ def test_invalid_payload_names_the_field(mutate, field) -> None:  # type: ignore
     with pytest.raises(InvalidPayload) as err:
         parse_stream_payload(json.dumps(payload))
     assert field in str(err.value)
+
+
+def test_what_real_x_answers_is_taken_liberally() -> None:
+    """Seen in recorded X answers: rule ids as numbers, and a withheld post whose author X left
+    out of `includes.users`. Both used to be dead-lettered."""
+    payload = x_payload(5)
+    payload["matching_rules"] = [{"id": 1_800_000_000_000_000_001, "tag": "brand:Orbital"}]
+    assert parse_stream_payload(json.dumps(payload)).rule_tags == ("brand:Orbital",)
+    payload["includes"]["users"] = []
+    post = parse_stream_payload(json.dumps(payload))
+    assert post.author.id == payload["data"]["author_id"]
+    assert not post.author.known and post.author.username == ""
+    assert post.text == payload["data"]["text"]
 
 
 @pytest.mark.parametrize("raw", [b"", b"{", b"[]", b"null", b"\xff\xfe", b'{"data": 3}'])

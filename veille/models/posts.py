@@ -22,8 +22,11 @@ from veille.models.base import (
 
 
 class Author(_Model):
+    """A post's author. `known` is False (and `username` empty) when X did not include the
+    author in its answer (a withheld or suspended account): only the id is known."""
+
     id: PostId
-    username: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_]{1,50}$")]
+    username: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_]{0,50}$")]
     name: Annotated[str, StringConstraints(max_length=200)] = ""
     followers_count: int = Field(0, ge=0, le=UINT64_MAX)
     following_count: int = Field(0, ge=0, le=UINT64_MAX)
@@ -33,6 +36,7 @@ class Author(_Model):
     verified_type: VerifiedType = "none"
     created_at: UtcDatetime | None = None
     description: Annotated[str, StringConstraints(max_length=2000)] = ""
+    known: bool = True
 
 
 class Reference(_Model):

@@ -22,7 +22,9 @@ class InvalidPayload(ValueError):
 
 
 class _Wire(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    # liberal in what X sends: ids and tags given as numbers (seen in real matching_rules) are
+    # taken as the strings they stand for
+    model_config = ConfigDict(extra="ignore", coerce_numbers_to_str=True)
 
 
 class _XUserMetrics(_Wire):
@@ -136,7 +138,8 @@ def parse_stream_payload(
     """Parse one X API v2 post payload into a `Post`.
 
     Raises `InvalidPayload` naming the field at fault (`data.created_at: ...`), for bad JSON,
-    invalid UTF-8, a missing author in `includes.users`, or any value the models refuse.
+    invalid UTF-8, or any value the models refuse. Liberal where X is: numbers where strings
+    are expected, an author missing from `includes.users` (kept unknown).
     """
     try:
         if isinstance(raw, Mapping):
@@ -151,11 +154,9 @@ def parse_stream_payload(
     t = wire.data
     users = {u.id: u for u in wire.includes.users}
     tweets = {tw.id: tw for tw in wire.includes.tweets}
-    user = users.get(t.author_id)
-    if user is None:
-        raise InvalidPayload(
-            f"invalid X post payload: includes.users: no user with data.author_id={t.author_id!r}"
-        )
+    # X leaves out the author of a withheld or suspended account: the post is kept with what is
+    # known (the author's id), its author marked unknown (`known=False`, an empty username)
+    user = users.get(t.author_id) or _XUser(id=t.author_id, username="")
     entities = t.entities
     text = t.text
     if t.note_tweet is not None:  # long posts: the full text and its entities
@@ -190,6 +191,7 @@ def parse_stream_payload(
             "verified_type": user.verified_type,
             "created_at": user.created_at,
             "description": user.description,
+            "known": t.author_id in users,
         },
         "x_lang": t.lang,
         "conversation_id": t.conversation_id,
