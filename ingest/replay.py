@@ -35,7 +35,7 @@ def _created_at(line: bytes) -> float | None:
     try:
         value = json.loads(line)["data"]["created_at"]
         return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
-    except (ValueError, KeyError, TypeError, AttributeError):
+    except (ValueError, KeyError, TypeError, AttributeError, RecursionError):
         return None
 
 

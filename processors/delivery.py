@@ -24,8 +24,10 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 from confluent_kafka import KafkaException
+from faust.types import EventT
 
 from veille.kafka import DeliveryError, Producer
+from veille.models import DeadLetter
 from veille.settings import KafkaSettings
 
 logger = logging.getLogger(__name__)
@@ -40,6 +42,21 @@ _RETRIED = (DeliveryError, KafkaException, BufferError, SystemError)
 """Delivery failures worth a resend: refused or timed-out records, a full local queue, and the
 `SystemError` confluent-kafka raises from `flush()` when a delivery callback failed (what was
 delivered is then unknown: everything is sent again; duplicates are harmless downstream)."""
+
+
+def dead_letter(ev: EventT, reason: str) -> DeadLetter:
+    """The dead letter of an event this worker cannot use, with its bytes and where it was."""
+    m = ev.message
+    value = ev.value if isinstance(ev.value, bytes) else str(ev.value).encode()
+    return DeadLetter(
+        stage="process",
+        source="kafka",
+        reason=reason[:2000],
+        payload=value,
+        topic=m.topic,
+        partition=m.partition,
+        offset=m.offset,
+    )
 
 
 def exit_unacknowledged(what: str) -> None:

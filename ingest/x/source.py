@@ -202,7 +202,7 @@ class XSource(Source):
             created = datetime.fromisoformat(data["created_at"].replace("Z", "+00:00"))
             if created.tzinfo is None:
                 created = None  # not a time X writes: the runner dead-letters the post
-        except (ValueError, KeyError, TypeError, AttributeError):
+        except (ValueError, KeyError, TypeError, AttributeError, RecursionError):
             pass  # the runner dead-letters what does not parse
         with self._queueing:
             with self._lock:

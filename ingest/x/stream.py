@@ -187,9 +187,11 @@ class FilteredStream(tweepy.StreamingClient):
     def _error_payload(self, line: bytes) -> None:
         try:
             errors = json.loads(line).get("errors", [])
-        except ValueError:
+        except (ValueError, RecursionError, AttributeError):
             errors = []
-        for err in errors:
+        for err in errors if isinstance(errors, list) else []:
+            if not isinstance(err, dict):
+                continue
             title = err.get("title") or err.get("disconnect_type") or "error"
             self.counters[f"error_payload:{title}"] += 1
             logger.warning("stream error payload title=%s detail=%s", title, err.get("detail"))

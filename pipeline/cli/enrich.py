@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterator
+from itertools import islice
 from pathlib import Path
 from typing import Annotated, TextIO
 
@@ -14,21 +16,21 @@ from pipeline.cli.common import WATCH_HELP, errors, settings, watch_config
 BATCH = 512
 
 
-def _texts(fh: TextIO) -> list[tuple[str, str | None]]:
-    """(text, X lang) per line: a plain line is the text; a JSON object gives `text`/`lang`."""
-    out: list[tuple[str, str | None]] = []
+def _texts(fh: TextIO) -> Iterator[tuple[str, str | None]]:
+    """(text, X lang) per line, as they are read: a JSON object gives `text` (and `lang` when it
+    is a string); any other line, a JSON that is not such an object included, is the text."""
     for line in fh:
         line = line.rstrip("\n")
         if line.startswith("{"):
             try:
                 obj = json.loads(line)
-                if isinstance(obj, dict) and isinstance(obj.get("text"), str):
-                    out.append((obj["text"], obj.get("lang")))
-                    continue
-            except ValueError:
-                pass
-        out.append((line, None))
-    return out
+            except (ValueError, RecursionError):  # not JSON, or nested beyond reason
+                obj = None
+            if isinstance(obj, dict) and isinstance(obj.get("text"), str):
+                lang = obj.get("lang")
+                yield obj["text"], lang if isinstance(lang, str) else None
+                continue
+        yield line, None
 
 
 def enrich(
@@ -55,15 +57,14 @@ def enrich(
     with errors(FileNotFoundError, ValueError, ModelFileError):
         enricher.load()
         fh = file.open(encoding="utf-8", errors="replace") if file else sys.stdin
-        try:
-            items = _texts(fh)
-        finally:
-            if file:
-                fh.close()
     out = sys.stdout
-    for start in range(0, len(items), BATCH):
-        chunk = items[start : start + BATCH]
-        results = enricher.enrich_texts([t for t, _ in chunk], [lang for _, lang in chunk])
-        for (text, _), r in zip(chunk, results, strict=True):
-            out.write(json.dumps({"text": text, **r.as_dict()}, ensure_ascii=False) + "\n")
-    out.flush()
+    try:  # in batches as the lines come: a long input streams, and a late bad line loses nothing
+        texts = _texts(fh)
+        while chunk := list(islice(texts, BATCH)):
+            results = enricher.enrich_texts([t for t, _ in chunk], [lang for _, lang in chunk])
+            for (text, _), r in zip(chunk, results, strict=True):
+                out.write(json.dumps({"text": text, **r.as_dict()}, ensure_ascii=False) + "\n")
+            out.flush()
+    finally:
+        if file:
+            fh.close()

@@ -25,7 +25,7 @@ import faust
 
 from processors.alerts.crisis import CrisisDetector, CrisisSettings
 from processors.alerts.impersonation import ImpersonationDetector
-from processors.delivery import Delivery, Record, batch_or_exit
+from processors.delivery import Delivery, Record, batch_or_exit, dead_letter
 from veille.models import EnrichedPost, Observation
 from veille.settings import Settings
 from veille.stats import StatusFile
@@ -112,24 +112,23 @@ def register(
         take_events = stream.take_events  # type: ignore[attr-defined]
         async for events in take_events(v.batch_size, within=v.batch_window_s):
             with batch_or_exit("a crisis batch"):
+                dead: list[Record] = []
                 for ev in events:
                     try:
                         ob = Observation.model_validate_json(ev.value)
                         crisis.observe(ob, lane=ev.message.partition)
                     except (ValueError, TypeError) as e:
-                        logger.warning("ignored a malformed observation: %s", e)
+                        d = dead_letter(ev, f"invalid observation: {e}")
+                        dead.append((k.dlq_topic, d.key, d.model_dump_json().encode()))
                 raised = crisis.evaluate()
                 for a in raised:
                     logger.warning(
                         "alert key=%s kind=%s entry=%s %s", a.key, a.kind, a.entry, a.detail
                     )
-                await delivery.send(
-                    [
-                        (k.alerts_topic, a.key.encode(), a.model_dump_json().encode())
-                        for a in raised
-                    ],
-                    "alerts",
-                )
+                out = [
+                    (k.alerts_topic, a.key.encode(), a.model_dump_json().encode()) for a in raised
+                ]
+                await delivery.send([*out, *dead], "alerts")
                 counters["alerts"] += len(raised)
                 counters["observations_done"] += len(events)
                 if status is not None:

@@ -22,7 +22,7 @@ import faust
 from faust.types import EventT
 
 from processors import kafka_overrides
-from processors.delivery import Delivery, Record, batch_or_exit
+from processors.delivery import Delivery, Record, batch_or_exit, dead_letter
 from processors.enrich.enricher import Enricher
 from veille import metrics
 from veille.models import DeadLetter, EnrichedPost, Post
@@ -35,20 +35,6 @@ logger = logging.getLogger(__name__)
 def _where(ev: EventT) -> str:
     m = ev.message
     return f"{m.topic}[{m.partition}]@{m.offset}"
-
-
-def _dead(ev: EventT, reason: str) -> DeadLetter:
-    m = ev.message
-    value = ev.value if isinstance(ev.value, bytes) else str(ev.value).encode()
-    return DeadLetter(
-        stage="process",
-        source="kafka",
-        reason=reason[:2000],
-        payload=value,
-        topic=m.topic,
-        partition=m.partition,
-        offset=m.offset,
-    )
 
 
 class EnrichBatches:
@@ -72,7 +58,7 @@ class EnrichBatches:
                 kept.append(ev)
             except Exception as e:
                 logger.warning("dead-lettered %s: invalid post: %s", _where(ev), e)
-                dead.append(_dead(ev, f"invalid post: {e}"))
+                dead.append(dead_letter(ev, f"invalid post: {e}"))
         try:
             enriched_all = self.enricher.enrich(posts)
             return [
@@ -88,7 +74,7 @@ class EnrichBatches:
                 enriched.append((ev.message.partition, self.enricher.enrich([post])[0]))
             except Exception as e:
                 logger.warning("dead-lettered %s: enrichment failed: %r", _where(ev), e)
-                dead.append(_dead(ev, f"enrichment failed: {e!r}"))
+                dead.append(dead_letter(ev, f"enrichment failed: {e!r}"))
         return enriched, dead
 
 

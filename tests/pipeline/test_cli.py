@@ -41,6 +41,18 @@ def test_enrich_answers_one_object_per_line_in_order(tmp_path: Path) -> None:
     assert piped.returncode == 0 and json.loads(piped.stdout)["sentiment"] == "positive"
 
 
+def test_enrich_takes_hostile_lines_as_text_without_a_traceback() -> None:
+    """A JSON nested beyond Python's recursion limit and fields of the wrong type used to crash
+    `veille enrich` (RecursionError, AttributeError) and lose the output of the whole input."""
+    deep = '{"a":' * 100_000 + "1" + "}" * 100_000
+    lines = ['{"text": 5}', '{"text": "Orbital est en panne", "lang": 5}', deep, "Orbital top"]
+    proc = run_veille("enrich", stdin="\n".join(lines) + "\n")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    out = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert [o["text"] for o in out] == ['{"text": 5}', "Orbital est en panne", deep, "Orbital top"]
+    assert out[1]["lang"] == "fr" and out[1]["entries"] == ["Orbital Telecom"]
+
+
 def test_rules_json_matches_the_compiler() -> None:
     proc = run_veille("rules", "--json")
     assert proc.returncode == 0, proc.stderr

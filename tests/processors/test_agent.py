@@ -218,3 +218,27 @@ def test_a_batch_that_fails_exits_the_worker_unacknowledged_and_is_read_again(
     status2 = tmp_path / "process-2.json"
     _wait(_worker(settings, tmp_path, status2), status2, lambda s: s.get("consumed", 0) >= 120)
     assert sorted(set(_enriched_ids(settings, 120))) == ids
+
+
+def test_a_malformed_observation_is_dead_lettered_not_only_logged(
+    settings: Settings, tmp_path: Path
+) -> None:
+    k = settings.kafka
+    ensure_topics(k, k.all_topics())
+    p = Producer(k, "test")
+    p.start()
+    p.produce(k.observations_topic, b'{"entry": 5}', key=b"x")
+    p.close()
+    status = tmp_path / "process.json"
+    worker = _worker(settings, tmp_path, status)
+    _wait(worker, status, lambda s: s.get("observations_done", 0) >= 1)
+    c = Consumer(k.consumer_config("reader", "reader"))
+    c.subscribe([k.dlq_topic])
+    dead: list[DeadLetter] = []
+    deadline = time.monotonic() + 30
+    while not dead and time.monotonic() < deadline:
+        dead += [DeadLetter.from_json(m.value()) for m in c.consume(10, 0.5) if not m.error()]
+    c.close()
+    [d] = dead
+    assert d.stage == "process" and d.topic == k.observations_topic
+    assert d.reason.startswith("invalid observation") and d.payload == b'{"entry": 5}'

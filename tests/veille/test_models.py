@@ -241,3 +241,13 @@ def test_observation_reads_the_json_of_earlier_workers_and_refuses_garbage() -> 
     ):
         with pytest.raises(ValueError):  # what the crisis agent catches, logs and skips
             Observation.model_validate_json(bad)
+
+
+@pytest.mark.parametrize(
+    "raw", ['{"a":' * 100_000 + "1" + "}" * 100_000, "[1, 2]", '"text"', "{oops"]
+)
+def test_a_dead_letter_from_anything_else_is_a_value_error(raw: str) -> None:
+    """One such record on the dead-letter topic used to crash-loop the sink (RecursionError,
+    AttributeError): now it is a ValueError, which the sink dead-letters as malformed."""
+    with pytest.raises(ValueError):
+        DeadLetter.from_json(raw)

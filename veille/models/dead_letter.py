@@ -67,6 +67,13 @@ class DeadLetter(_Model):
 
     @classmethod
     def from_json(cls, data: bytes | str) -> DeadLetter:
-        raw = json.loads(data)
+        """A dead letter from its JSON (its id recomputed). Raises ValueError for anything
+        else: bad JSON, JSON nested beyond reason, not an object, fields the model refuses."""
+        try:
+            raw = json.loads(data)
+        except RecursionError:
+            raise ValueError("not a dead letter: JSON nested too deeply") from None
+        if not isinstance(raw, dict):
+            raise ValueError(f"not a dead letter: a JSON {type(raw).__name__}")
         raw.pop("id", None)
         return cls.model_validate_json(json.dumps(raw))
