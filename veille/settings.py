@@ -54,6 +54,12 @@ class KafkaSettings(BaseSettings):
     session_timeout_ms: int = Field(6000, ge=1000)
     compression: Literal["none", "gzip", "lz4", "zstd", "snappy"] = "lz4"
     linger_ms: int = Field(20, ge=0)
+    message_max_bytes: int = Field(
+        1_000_000,
+        ge=10_000,
+        description="largest record veille produces (librdkafka's message.max.bytes; the "
+        "broker's limit must be as large): a bigger output is dead-lettered",
+    )
     fetch_wait_max_ms: int = Field(
         50, ge=0, description="longest a consumer fetch waits for records (latency)"
     )
@@ -93,6 +99,7 @@ class KafkaSettings(BaseSettings):
             "linger.ms": self.linger_ms,
             "batch.num.messages": 10_000,
             "message.timeout.ms": 120_000,
+            "message.max.bytes": self.message_max_bytes,
             **self._security(),
         }
 

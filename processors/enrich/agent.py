@@ -26,7 +26,7 @@ from processors.delivery import Delivery, Record, batch_or_exit, dead_letter
 from processors.enrich.enricher import Enricher
 from veille import metrics
 from veille.models import DeadLetter, EnrichedPost, Post
-from veille.settings import Settings
+from veille.settings import KafkaSettings, Settings
 from veille.stats import StatusFile
 
 logger = logging.getLogger(__name__)
@@ -35,6 +35,41 @@ logger = logging.getLogger(__name__)
 def _where(ev: EventT) -> str:
     m = ev.message
     return f"{m.topic}[{m.partition}]@{m.offset}"
+
+
+RECORD_OVERHEAD = 1024
+"""Bytes kept for a record's key, headers and framing under Kafka's message size limit."""
+
+
+def oversize(post: EnrichedPost, value: bytes, partition: int, k: KafkaSettings) -> DeadLetter:
+    """The dead letter of an enriched post too large to produce (its first bytes kept)."""
+    return DeadLetter(
+        stage="process",
+        source="kafka",
+        reason=f"enriched post {post.id} is {len(value)} bytes, over the record limit of "
+        f"{k.message_max_bytes} bytes (KAFKA_MESSAGE_MAX_BYTES)",
+        payload=value,
+        topic=k.raw_topic,
+        partition=partition,
+    )
+
+
+def enriched_records(
+    enriched: Sequence[tuple[int, EnrichedPost]], k: KafkaSettings
+) -> tuple[list[Record], list[tuple[int, EnrichedPost]], list[DeadLetter]]:
+    """The records of enriched posts, each on its raw partition (a partition stays in event-time
+    order); the posts they carry; and the dead letters of those too large for Kafka."""
+    records: list[Record] = []
+    kept: list[tuple[int, EnrichedPost]] = []
+    dead: list[DeadLetter] = []
+    for part, p in enriched:
+        value = p.model_dump_json().encode()
+        if len(value) + RECORD_OVERHEAD > k.message_max_bytes:
+            dead.append(oversize(p, value, part, k))
+        else:
+            records.append((k.enriched_topic, p.key, value, part))
+            kept.append((part, p))
+    return records, kept, dead
 
 
 class EnrichBatches:
@@ -115,11 +150,8 @@ def register(
                 started = time.perf_counter()
                 enriched, dead = batches(events)
                 elapsed = time.perf_counter() - started
-                # each enriched post keeps its raw partition: a partition stays in event-time order
-                records: list[Record] = [
-                    (k.enriched_topic, p.key, p.model_dump_json().encode(), part)
-                    for part, p in enriched
-                ]
+                records, enriched, too_large = enriched_records(enriched, k)
+                dead += too_large
                 records += [(k.dlq_topic, d.key, d.model_dump_json().encode()) for d in dead]
                 if feed is not None:
                     records += feed(enriched)

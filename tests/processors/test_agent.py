@@ -242,3 +242,20 @@ def test_a_malformed_observation_is_dead_lettered_not_only_logged(
     [d] = dead
     assert d.stage == "process" and d.topic == k.observations_topic
     assert d.reason.startswith("invalid observation") and d.payload == b'{"entry": 5}'
+
+
+def test_an_enriched_post_too_large_for_kafka_is_dead_lettered() -> None:
+    """It used to be produced, refused by Kafka, and the worker exited and read the same batch
+    again, for ever."""
+    from factories import make_enriched
+
+    from processors.enrich.agent import enriched_records
+    from veille.settings import KafkaSettings
+
+    k = KafkaSettings(message_max_bytes=10_000)
+    small, big = make_enriched(1), make_enriched(2, text="Orbital " * 2000)
+    records, kept, dead = enriched_records([(0, small), (1, big)], k)
+    assert [r[1] for r in records] == [small.key] and kept == [(0, small)]
+    [d] = dead
+    assert d.stage == "process" and d.partition == 1 and "over the record limit" in d.reason
+    assert len(d.model_dump_json()) < 1_000_000

@@ -251,3 +251,16 @@ def test_a_dead_letter_from_anything_else_is_a_value_error(raw: str) -> None:
     AttributeError): now it is a ValueError, which the sink dead-letters as malformed."""
     with pytest.raises(ValueError):
         DeadLetter.from_json(raw)
+
+
+def test_entity_lists_are_bounded_not_refused() -> None:
+    from veille.models.base import MAX_ENTITIES, MAX_URL_CHARS
+
+    payload = x_payload(5)
+    payload["data"]["entities"] = {
+        "hashtags": [{"tag": f"t{i}"} for i in range(500)],
+        "urls": [{"url": "https://t.co/x", "expanded_url": "https://e.x/" + "a" * 10_000}] * 300,
+    }
+    post = parse_stream_payload(json.dumps(payload))
+    assert len(post.hashtags) == MAX_ENTITIES and post.hashtags[0] == "t0"
+    assert len(post.urls) == MAX_ENTITIES and all(len(u) == MAX_URL_CHARS for u in post.urls)

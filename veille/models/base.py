@@ -22,6 +22,10 @@ VerifiedType = Literal["blue", "business", "government", "none"]
 Stage = Literal["ingest", "process", "sink"]
 
 MAX_TEXT_CHARS = 25_000
+MAX_ENTITIES = 100
+"""Most hashtags, mentions, URLs, cashtags, context annotations, rule tags kept per post."""
+MAX_TAG_CHARS = 280
+MAX_URL_CHARS = 2048
 """X's longest post ("note tweet"); anything longer is not an X post."""
 
 UINT64_MAX = 2**64 - 1

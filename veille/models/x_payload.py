@@ -13,7 +13,14 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from veille.models.base import ReferenceType, VerifiedType
+from veille.models.base import (
+    MAX_ENTITIES,
+    MAX_TAG_CHARS,
+    MAX_TEXT_CHARS,
+    MAX_URL_CHARS,
+    ReferenceType,
+    VerifiedType,
+)
 from veille.models.posts import Post, PublicMetrics
 
 
@@ -163,7 +170,7 @@ def parse_stream_payload(
         text = t.note_tweet.text
         entities = t.note_tweet.entities or entities
     refs = []
-    for r in t.referenced_tweets:
+    for r in t.referenced_tweets[:MAX_ENTITIES]:
         inc = tweets.get(r.id)
         ref_author = users.get(inc.author_id) if inc and inc.author_id else None
         refs.append(
@@ -171,7 +178,7 @@ def parse_stream_payload(
                 "type": r.type,
                 "id": r.id,
                 "author_username": ref_author.username if ref_author else None,
-                "text": inc.text if inc else None,
+                "text": inc.text[:MAX_TEXT_CHARS] if inc else None,
             }
         )
     reply_user = users.get(t.in_reply_to_user_id) if t.in_reply_to_user_id else None
@@ -198,21 +205,23 @@ def parse_stream_payload(
         "in_reply_to_user_id": t.in_reply_to_user_id,
         "in_reply_to_username": reply_user.username if reply_user else None,
         "references": refs,
-        "hashtags": [h.tag for h in entities.hashtags],
-        "mentions": [m.username for m in entities.mentions],
-        "urls": [u.expanded_url or u.url for u in entities.urls],
-        "cashtags": [c.tag for c in entities.cashtags],
+        # bounded (`MAX_ENTITIES` of each, each cut), so that no valid post makes a record
+        # too large for Kafka downstream
+        "hashtags": [h.tag[:MAX_TAG_CHARS] for h in entities.hashtags[:MAX_ENTITIES]],
+        "mentions": [m.username for m in entities.mentions[:MAX_ENTITIES]],
+        "urls": [(u.expanded_url or u.url)[:MAX_URL_CHARS] for u in entities.urls[:MAX_ENTITIES]],
+        "cashtags": [c.tag[:MAX_TAG_CHARS] for c in entities.cashtags[:MAX_ENTITIES]],
         "metrics": t.public_metrics,
         "context_annotations": [
             {
-                "domain_id": c.domain.id,
-                "domain_name": c.domain.name,
-                "entity_id": c.entity.id,
-                "entity_name": c.entity.name,
+                "domain_id": c.domain.id[:MAX_TAG_CHARS],
+                "domain_name": c.domain.name[:MAX_TAG_CHARS],
+                "entity_id": c.entity.id[:MAX_TAG_CHARS],
+                "entity_name": c.entity.name[:MAX_TAG_CHARS],
             }
-            for c in t.context_annotations
+            for c in t.context_annotations[:MAX_ENTITIES]
         ],
-        "rule_tags": [r.tag for r in wire.matching_rules if r.tag],
+        "rule_tags": [r.tag[:MAX_TAG_CHARS] for r in wire.matching_rules[:MAX_ENTITIES] if r.tag],
         "source": source,
     }
     if received_at is not None:
