@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
+from typing import Any
 
 from pydantic import BaseModel
 
@@ -37,6 +38,8 @@ class FlushResult:
     rows: dict[str, int] = field(default_factory=dict)
     inserts: int = 0
     elapsed_s: float = 0.0
+    refused: list[tuple[Any, str]] = field(default_factory=list)
+    """Records the store refused one by one, with its reason (not written; to dead-letter)."""
 
     @property
     def posts(self) -> int:

@@ -90,6 +90,7 @@ class SinkRunner:
             "dead_letters": 0,
             "alerts": 0,
             "rejected": 0,
+            "refused": 0,
             "inserts": 0,
             "commits": 0,
             "retries": 0,
@@ -248,13 +249,7 @@ class SinkRunner:
         """Write the batch then commit its offsets. False (and a retry planned) when the store
         is unavailable; raises `SinkError` when it cannot heal."""
         assert self._consumer is not None and self._producer is not None
-        try:
-            self._producer.flush(30)  # dead letters this stage produced are durable first
-        except DeliveryError as e:
-            # which ones arrived is unknown: all are sent again (dead_letters keeps one per id)
-            for dead in self._dead_out:
-                self._producer.dead_letter(self.settings.kafka.dlq_topic, dead)
-            self._retry_later(f"dead letters not delivered: {e}", 1.0)
+        if not self._dead_letters_durable():
             return False
         try:
             result = self.sink.flush()
@@ -262,6 +257,11 @@ class SinkRunner:
             self._retry_later(f"sink unavailable: {e}", e.retry_after)
             return False
         self._count_written(result)
+        if result.refused:  # rows ClickHouse refused one by one: dead letters, durable first
+            for record, reason in result.refused:
+                self._refused(record, reason)
+            if not self._dead_letters_durable():
+                return False
         offsets = [TopicPartition(t, p, o) for (t, p), o in self._offsets.items()]
         try:
             if offsets:  # none when the partitions were taken away meanwhile
@@ -286,6 +286,46 @@ class SinkRunner:
         self.counters["commits"] += 1
         self.counters["backoff_s"] = 0.0
         return True
+
+    def _dead_letters_durable(self) -> bool:
+        """Flush the dead letters this stage produced; False (and a retry planned, all of them
+        sent again: which arrived is unknown, dead_letters keeps one per id) when Kafka refused."""
+        assert self._producer is not None
+        try:
+            self._producer.flush(30)
+            return True
+        except DeliveryError as e:
+            for dead in self._dead_out:
+                self._producer.dead_letter(self.settings.kafka.dlq_topic, dead)
+            self._retry_later(f"dead letters not delivered: {e}", 1.0)
+            return False
+
+    def _refused(self, record: Any, reason: str) -> None:
+        """A record ClickHouse refused alone: to the dead-letter topic with ClickHouse's reason;
+        a refused dead letter cannot go round again, so it is logged whole instead."""
+        assert self._producer is not None
+        self.counters["refused"] = self.counters.get("refused", 0) + 1
+        if isinstance(record, DeadLetter):
+            logger.error(
+                "ClickHouse refused dead letter id=%s stage=%s reason=%r payload=%r: %s",
+                record.id,
+                record.stage,
+                record.reason,
+                record.payload[:2000],
+                reason,
+            )
+            return
+        kind = records.BY_MODEL[type(record)]
+        dead = DeadLetter(
+            stage="sink",
+            source="clickhouse",
+            reason=f"ClickHouse refused the {kind.name} record: {reason}",
+            payload=record.model_dump_json().encode(),
+            topic=kind.topic(self.settings.kafka),
+        )
+        metrics.dead_lettered("sink", "refused by ClickHouse")
+        self._dead_out.append(dead)
+        self._producer.dead_letter(self.settings.kafka.dlq_topic, dead)
 
     def _count_written(self, result: FlushResult) -> None:
         if not result.inserts:

@@ -27,7 +27,7 @@ from veille.settings import ClickHouseSettings
 logger = logging.getLogger(__name__)
 
 # ClickHouse error codes worth retrying: overload, timeouts, network, read-only replicas.
-_RETRYABLE = {159, 164, 202, 203, 209, 210, 241, 242, 252, 285, 319, 425, 999, 1000}
+_RETRYABLE = {159, 202, 203, 209, 210, 241, 242, 252, 285, 319, 425, 999, 1000}
 
 
 def error_code(exc: BaseException) -> int | None:
@@ -40,6 +40,9 @@ def translate(exc: BaseException, doing: str) -> SinkError:
     if isinstance(exc, OperationalError):
         return SinkUnavailable(f"ClickHouse unreachable while {doing}: {exc}", retry_after=1.0)
     code = error_code(exc)
+    if code == 252 and "partitions for single INSERT block" in str(exc):
+        # same code as "too many parts" (which merges heal), but the block itself is at fault
+        return SinkError(f"ClickHouse refused {doing}: {exc}")
     if isinstance(exc, DatabaseError) and code in _RETRYABLE:
         return SinkUnavailable(f"ClickHouse busy while {doing}: {exc}", retry_after=2.0)
     if isinstance(exc, (ConnectionError, TimeoutError)):

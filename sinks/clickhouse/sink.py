@@ -4,6 +4,11 @@
 100k rows per insert). A chunk that succeeded is not sent again when a later chunk fails and
 the flush is retried; the buffer is cleared only once every chunk is in. Inserting the same post
 twice is harmless (see migrations 0001 and 0003), so a retry after an ambiguous failure is safe.
+
+A chunk ClickHouse refuses for good (not a failure that heals: a bad value, a block spanning too
+many partitions) is split in halves and each half inserted, down to single rows: the rows it
+refuses alone come back in `FlushResult.refused` with ClickHouse's reason, the rest is written.
+Before, such a batch was retried for ever (or the sink exited and read it again on restart).
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from typing import Any
 from clickhouse_connect.driver.client import Client
 
 from sinks import rows
-from sinks.base import FlushResult, Record, Sink, SinkError
+from sinks.base import FlushResult, Record, Sink, SinkError, SinkUnavailable
 from sinks.clickhouse.connection import connect, translate
 from veille import records
 from veille.settings import ClickHouseSettings
@@ -31,10 +36,12 @@ class _Table:
         self.columns = columns
         self.to_row = to_row
         self.rows: list[list[Any]] = []
+        self.records: list[Any] = []  # the record of each row, to say which one was refused
         self.done = 0  # rows of `rows` already inserted by an unfinished flush
 
     def clear(self) -> None:
         self.rows.clear()
+        self.records.clear()
         self.done = 0
 
 
@@ -77,6 +84,7 @@ class ClickHouseSink(Sink):
         if table is None:
             raise SinkError(f"{type(record).__name__} is not a stored record kind (veille.records)")
         table.rows.append(table.to_row(record))
+        table.records.append(record)
 
     @property
     def pending(self) -> int:
@@ -87,17 +95,34 @@ class ClickHouseSink(Sink):
         result = FlushResult(rows={t.name: len(t.rows) for t in self._tables.values() if t.rows})
         for table in self._tables.values():
             while table.done < len(table.rows):
-                chunk = table.rows[table.done : table.done + self.chunk_rows]
-                try:
-                    self.client.insert(table.name, chunk, column_names=table.columns)
-                except Exception as e:
-                    raise translate(e, f"inserting {len(chunk)} rows into {table.name}") from None
-                table.done += len(chunk)
-                result.inserts += 1
+                end = table.done + self.chunk_rows
+                self._insert(table, table.done, min(end, len(table.rows)), result)
+                table.done = min(end, len(table.rows))
         for table in self._tables.values():
             table.clear()
         result.elapsed_s = time.perf_counter() - started
         return result
+
+    def _insert(self, table: _Table, lo: int, hi: int, result: FlushResult) -> None:
+        """Insert rows [lo, hi) of `table`; split what ClickHouse refuses for good (module
+        docstring). Raises `SinkUnavailable` for what may heal."""
+        chunk = table.rows[lo:hi]
+        try:
+            self.client.insert(table.name, chunk, column_names=table.columns)
+            result.inserts += 1
+            return
+        except Exception as e:
+            error = translate(e, f"inserting {len(chunk)} rows into {table.name}")
+        if isinstance(error, SinkUnavailable):
+            raise error from None
+        if hi - lo == 1:
+            logger.warning("ClickHouse refused a row of %s: %s", table.name, error)
+            result.refused.append((table.records[lo], str(error)[:2000]))
+            result.rows[table.name] -= 1
+            return
+        mid = (lo + hi) // 2
+        self._insert(table, lo, mid, result)
+        self._insert(table, mid, hi, result)
 
     def discard(self) -> None:
         for table in self._tables.values():

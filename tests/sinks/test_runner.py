@@ -305,3 +305,35 @@ def test_a_dead_letter_not_delivered_is_sent_again_before_its_record_is_committe
     assert stage == "sink" and "invalid enriched post" in reason
     assert ch.command("SELECT count() FROM posts FINAL") == 20
     assert _committed(settings, k.enriched_topic) == 21
+
+
+def test_a_post_clickhouse_refuses_is_dead_lettered_with_its_reason(
+    settings: Settings, ch: Any
+) -> None:
+    """Before, a row ClickHouse refused made the whole batch fail for ever."""
+    from clickhouse_connect.driver.exceptions import DatabaseError
+
+    k = settings.kafka
+    ensure_topics(k, k.all_topics())
+    posts = [make_enriched(12_000 + i) for i in range(10)]
+    _produce(settings, [(k.enriched_topic, p.key, p.model_dump_json().encode()) for p in posts])
+
+    class Refusing:
+        def __getattr__(self, name: str) -> Any:
+            return getattr(ch, name)
+
+        def insert(self, table: str, rows: list[list[Any]], **kw: Any) -> Any:
+            if table == "posts" and any(str(r[0]) == posts[3].id for r in rows):
+                raise DatabaseError("Code: 53. DB::Exception: Type mismatch")
+            return ch.insert(table, rows, **kw)
+
+    sink = ClickHouseSink(settings.clickhouse, client=Refusing())  # type: ignore[arg-type]
+    runner = SinkRunner(settings, sink)
+    runner.start()
+    _run_until(runner, lambda: ch.command("SELECT count() FROM dead_letters") >= 1)
+    [(stage, source, reason)] = ch.query(
+        "SELECT stage, source, reason FROM dead_letters FINAL"
+    ).result_rows
+    assert stage == "sink" and source == "clickhouse" and "Code: 53" in reason
+    assert ch.command("SELECT count() FROM posts FINAL") == 9
+    assert _committed(settings, k.enriched_topic) == 10 and runner.counters["refused"] == 1

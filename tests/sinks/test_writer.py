@@ -314,3 +314,46 @@ def test_failed_flush_keeps_the_batch_and_skips_chunks_already_written(
     sink.flush()
     assert sink.pending == 0
     assert ch.command("SELECT count() FROM posts") == 25  # the first chunk was not sent again
+
+
+def test_a_block_over_many_months_is_split_not_retried_for_ever(
+    ch: Any, clickhouse: ClickHouseSettings
+) -> None:
+    """150 posts from 150 months (a multi-year replay): ClickHouse refuses a block spanning
+    more than 100 partitions with code 252, which the sink took for "too many parts" and
+    retried for ever. Now the block is split and every post written."""
+    sink = _sink(ch, clickhouse)
+    t0 = datetime(2012, 1, 15, tzinfo=UTC)
+    for i in range(150):
+        sink.add(make_enriched(10_000 + i, created_at=t0 + timedelta(days=31 * i)))
+    result = sink.flush()
+    assert result.refused == [] and result.inserts >= 2 and result.posts == 150
+    assert ch.command("SELECT count() FROM posts FINAL") == 150
+
+
+def test_rows_refused_alone_come_back_with_the_reason_the_rest_is_written(
+    ch: Any, clickhouse: ClickHouseSettings
+) -> None:
+    from clickhouse_connect.driver.exceptions import DatabaseError
+
+    sink = _sink(ch, clickhouse)
+    posts = _posts(40)
+    bad = {posts[7].id, posts[31].id}
+
+    class Refusing:
+        """The real client, refusing any block that holds a bad post (as ClickHouse refuses a
+        value it cannot store)."""
+
+        def insert(self, table: str, rows: list[list[Any]], **kw: Any) -> Any:
+            if table == "posts" and any(str(r[0]) in bad for r in rows):
+                raise DatabaseError("Code: 53. DB::Exception: Type mismatch in a bad post")
+            return ch.insert(table, rows, **kw)
+
+    sink._client = Refusing()  # type: ignore[assignment]
+    for p in posts:
+        sink.add(p)
+    result = sink.flush()
+    assert sorted(r.id for r, _ in result.refused) == sorted(bad)
+    assert all("Code: 53" in reason for _, reason in result.refused)
+    assert result.posts == 38 and sink.pending == 0
+    assert ch.command("SELECT count() FROM posts FINAL") == 38

@@ -95,6 +95,8 @@ def test_long_post_uses_note_tweet_text() -> None:
     [
         (lambda p: p["data"].pop("created_at"), "data.created_at"),
         (lambda p: p["data"].update(created_at="yesterday"), "data.created_at"),
+        (lambda p: p["data"].update(created_at="0001-01-01T00:00:00.000Z"), "created_at"),
+        (lambda p: p["data"].update(created_at="9999-12-31T00:00:00.000Z"), "created_at"),
         (lambda p: p["data"].update(id="abc"), "data.id"),
         (lambda p: p["data"].update(text=None), "data.text"),
         (lambda p: p["data"].update(text="x" * 30_000), "data.text"),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated
 
-from pydantic import Field, StringConstraints
+from pydantic import Field, StringConstraints, field_validator
 
 from veille.models.base import (
     MAX_TEXT_CHARS,
@@ -19,6 +19,9 @@ from veille.models.base import (
     VerifiedType,
     _Model,
 )
+
+EARLIEST_POST = datetime(2006, 1, 1, tzinfo=UTC)
+LATEST_POST = datetime(2100, 1, 1, tzinfo=UTC)
 
 
 class Author(_Model):
@@ -89,6 +92,15 @@ class Post(_Model):
     rule_tags: tuple[str, ...] = ()
     source: str = "x"
     received_at: UtcDatetime = Field(default_factory=lambda: datetime.now(UTC))
+
+    @field_validator("created_at")
+    @classmethod
+    def _plausible_time(cls, value: datetime) -> datetime:
+        # X began in 2006; a year 1 or 9999 is a broken record, and would make ClickHouse
+        # partitions (months) that no query reads
+        if not EARLIEST_POST <= value < LATEST_POST:
+            raise ValueError(f"{value.isoformat()} is not between 2006 and 2100")
+        return value
 
     def reference(self, kind: ReferenceType) -> Reference | None:
         return next((r for r in self.references if r.type == kind), None)
