@@ -17,6 +17,8 @@ from typing import Any, Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from veille import kafkalog
+
 # an empty variable (`X_BEARER_TOKEN=` in a copied .env.example) means "not set"
 _ENV = {
     "env_file": ".env",
@@ -101,6 +103,7 @@ class KafkaSettings(BaseSettings):
             "message.timeout.ms": 120_000,
             "message.max.bytes": self.message_max_bytes,
             **self._security(),
+            "logger": kafkalog.LOGGER,
         }
 
     def consumer_config(self, group_id: str, client_id: str) -> dict[str, Any]:
@@ -117,10 +120,11 @@ class KafkaSettings(BaseSettings):
             # answer as soon as records are there: a waiting fetch is latency
             "fetch.wait.max.ms": self.fetch_wait_max_ms,
             **self._security(),
+            "logger": kafkalog.LOGGER,
         }
 
     def admin_config(self) -> dict[str, Any]:
-        return {"bootstrap.servers": self.servers, **self._security()}
+        return {"bootstrap.servers": self.servers, **self._security(), "logger": kafkalog.LOGGER}
 
     def faust_broker(self) -> str:
         """Faust's broker URL list (`kafka://host:port;kafka://...`)."""

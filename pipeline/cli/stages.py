@@ -119,10 +119,13 @@ def process(
     from processors.enrich.enricher import Enricher
     from processors.enrich.linear import ModelFileError
     from processors.worker import build, run
+    from veille.kafka import DeliveryError, ensure_topics
 
     s = settings(data_dir=data_dir, watch=watch)
     with errors(ValueError):
         s.kafka.servers  # noqa: B018
+    with errors(DeliveryError):  # one clear line when Kafka is out of reach, not Faust's trace
+        ensure_topics(s.kafka, s.kafka.all_topics())
     status = StatusFile(status_file, "process")
     s.veille.data_dir.mkdir(parents=True, exist_ok=True)
     enricher = Enricher(watch_config(s), sentiment or s.sentiment.backend)

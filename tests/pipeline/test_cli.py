@@ -155,3 +155,22 @@ def test_missing_data_names_the_flag(tmp_path: Path) -> None:
         assert "pass --data DIR" in message and "cardiffnlp/xlm-t" in message
     unset = run_veille("eval", "sentiment", env={"VEILLE_XLMT_DIR": str(tmp_path / "absent")})
     assert unset.returncode == 1 and "(no --data given)" in " ".join(unset.stderr.split())
+
+
+def test_each_stage_says_in_one_line_that_kafka_is_out_of_reach(tmp_path: Path) -> None:
+    """Before: `veille process` printed Faust's 37-line traceback, ingest and sink ~590 raw
+    librdkafka lines before their error. (Each waits ~30 s for Kafka: run side by side.)"""
+    from concurrent.futures import ThreadPoolExecutor
+
+    env = {"KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:9"}
+    commands = [
+        ("ingest", "--source", "synthetic", "--count", "10"),
+        ("process", "--data-dir", str(tmp_path / "p")),
+        ("sink", "--data-dir", str(tmp_path / "s")),
+    ]
+    with ThreadPoolExecutor(len(commands)) as pool:
+        done = list(pool.map(lambda a: run_veille(*a, env=env, timeout=120), commands))
+    for args, proc in zip(commands, done, strict=True):
+        assert proc.returncode == 1, (args, proc.stderr[-2000:])
+        assert "Kafka at 127.0.0.1:9 is not reachable" in proc.stderr.replace("\n", "")
+        assert len(proc.stderr.splitlines()) <= 5 and "Traceback" not in proc.stderr, args
