@@ -93,6 +93,7 @@ class ClickHouseSink(Sink):
     def flush(self) -> FlushResult:
         started = time.perf_counter()
         result = FlushResult(rows={t.name: len(t.rows) for t in self._tables.values() if t.rows})
+        self._drop_deleted(result)
         for table in self._tables.values():
             while table.done < len(table.rows):
                 end = table.done + self.chunk_rows
@@ -102,6 +103,32 @@ class ClickHouseSink(Sink):
             table.clear()
         result.elapsed_s = time.perf_counter() - started
         return result
+
+    def _drop_deleted(self, result: FlushResult) -> None:
+        """Leave out the posts X compliance removed (`deleted_posts`): a replayed or redelivered
+        copy must not bring a deleted post back."""
+        table = self._tables[records.kind("enriched").model]
+        if not table.rows or table.done:
+            return
+        ids = sorted({int(r.id) for r in table.records})
+        try:
+            deleted = {
+                str(row[0])
+                for row in self.client.query(
+                    "SELECT id FROM deleted_posts WHERE id IN {ids:Array(UInt64)}",
+                    parameters={"ids": ids},
+                ).result_rows
+            }
+        except Exception as e:
+            raise translate(e, "reading deleted_posts") from None
+        if not deleted:
+            return
+        keep = [i for i, r in enumerate(table.records) if r.id not in deleted]
+        dropped = len(table.records) - len(keep)
+        table.rows = [table.rows[i] for i in keep]
+        table.records = [table.records[i] for i in keep]
+        result.rows[table.name] = len(keep)
+        logger.info("left out %d copies of posts X compliance removed", dropped)
 
     def _insert(self, table: _Table, lo: int, hi: int, result: FlushResult) -> None:
         """Insert rows [lo, hi) of `table`; split what ClickHouse refuses for good (module

@@ -359,6 +359,14 @@ def test_compliance_removes_posts_from_every_query(ch: Any, clickhouse: Any) -> 
     _, recent = queries.run(ch, "recent_posts", {"limit": "100"})
     assert {r[0] for r in recent}.isdisjoint(gone)
     assert ch.command("SELECT count() FROM deleted_posts FINAL") == 6
+    # a replayed or redelivered copy of a removed post does not bring it back
+    for i in (0, 10, 29):
+        sink.add(make_enriched(3000 + i, f"post {i} #Orbital", topics=("outage",)))
+    result_again = sink.flush()
+    assert result_again.posts == 1
+    assert ch.command("SELECT count() FROM posts FINAL") == 24
+    _, rows = queries.run(ch, "mentions_over_time")
+    assert sum(r[1] for r in rows) == 24
 
 
 def test_token_never_in_output(
