@@ -137,6 +137,7 @@ class Pipeline:
         self.workers = options.workers or settings.process.workers or min(2, os.cpu_count() or 1)
         self.rotation = Rotation.from_mb(settings.veille.log_max_mb, settings.veille.log_backups)
         self.spawns: dict[str, int] = {}
+        self._starting: set[str] = set()  # stages being started again
         self._env: dict[str, str] = {}
 
     # -- start ----------------------------------------------------------------------------
@@ -280,7 +281,7 @@ class Pipeline:
         """Start again each stage that died (other than an ingest whose source ended), after its
         backoff; raise `PipelineError` for one that died too often (module docstring)."""
         for name, st in list(self.stages.items()):
-            if st.alive() or (name == "ingest" and self.finished(name)):
+            if st.alive() or (name == "ingest" and self.finished(name)) or name in self._starting:
                 continue
             now = time.monotonic()
             recent = [t for t in st.restarted_at if now - t < RESTART_WINDOW_S]
@@ -300,7 +301,11 @@ class Pipeline:
             carried = st.counters()
             args, command = st.argv
             st.log.join(2.0)
-            self._spawn(name, args, command)
+            self._starting.add(name)  # a spawn may call check() while it waits (WarmPipeline)
+            try:
+                self._spawn(name, args, command)
+            finally:
+                self._starting.discard(name)
             new = self.stages[name]
             new.carried, new.restarted_at = carried, [*recent, now]
 

@@ -142,6 +142,52 @@ def bench_e2e(
         print(json.dumps(result))
 
 
+@bench_app.command("chaos")
+def bench_chaos(
+    minutes: Annotated[float, typer.Option(help="how long the replay lasts")] = 5.0,
+    seed: SeedOpt = 0,
+    posts: Annotated[
+        int | None, typer.Option(help="good posts replayed [default: 150 per second of the run]")
+    ] = None,
+    bad: Annotated[
+        int | None, typer.Option(help="bad lines mixed in [default: 1 % of the posts]")
+    ] = None,
+    out: Annotated[Path, typer.Option(help="folder for chaos.json")] = Path("chaos"),
+    data_dir: DataDirOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """The whole pipeline under a seeded schedule of faults (a stage SIGKILLed every 10-30 s),
+    against ground truth: every good post stored once, every bad line a dead letter with its
+    reason, every named query equal to a clean single write, no stage left stopped.
+
+    Always starts its own local broker and chDB, as `veille up` does. See docs/reliability.md.
+
+    Example: veille bench chaos --minutes 20 --seed 7 --json
+    """
+    from pipeline.bench import chaos
+    from pipeline.cli.common import err_console
+
+    options = chaos.ChaosOptions(
+        minutes=minutes, seed=seed, posts=posts, bad=bad, out=out, data_dir=data_dir
+    )
+    with _sigterm_interrupts(), errors(ValueError, chaos.BenchError):
+        result = chaos.run(
+            settings(),
+            options,
+            progress=lambda m: err_console.print(f"[dim]bench chaos:[/] {m}", highlight=False),
+        )
+    out_console().print(
+        f"veille bench chaos: {result['posts']} posts, {result['bad_lines']} bad lines, "
+        f"{result['faults_total']} faults ({result['recovered']} recovered, longest "
+        f"{result['recovery_s_max']} s), {result['posts_stored']} stored once, "
+        f"{result['dead_letters_stored']} dead letters, {result['queries_compared']} queries "
+        f"equal to a clean write: {'passed' if result['passed'] else 'FAILED'}",
+        highlight=False,
+    )
+    if json_out:
+        print(json.dumps(result, default=str))
+
+
 @bench_app.command("soak")
 def bench_soak(
     minutes: Annotated[float, typer.Option(help="how long the source runs")] = 30.0,

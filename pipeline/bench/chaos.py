@@ -1,0 +1,334 @@
+"""`veille bench chaos`: the whole pipeline under a seeded schedule of faults, against ground truth.
+
+One run of `veille up`'s `Pipeline` as a user leaves it running (each stage its own process, the
+durable local broker, chDB), fed by a replay file whose every line is known: `posts` good X
+payloads of the synthetic generator and, mixed in at seeded places, `bad` lines of every kind
+the entry point refuses (cut JSON, not JSON, a post without its time, a post from year 1, a
+JSON nested beyond reason). While the file is replayed over about `minutes`, a fault is drawn
+every 10 to 30 s (seeded): SIGKILL of a random stage (ingest, a Faust worker, the sink), each
+started again by the supervisor. At the end, after the drain:
+
+- every good post is stored exactly once: `posts FINAL` holds exactly the good ids;
+- every bad line is a dead letter of the ingest stage with its reason (`dead_letters`);
+- every named query that reads the posts returns what it returns on a clean database where the
+  same enriched posts (the last copy of each, read back from Kafka) were written once;
+- no stage is left stopped.
+
+It reports the faults injected, how long each stage took to run again, and the checks.
+Raises `BenchError` when a check fails (after writing the figures to `out`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import shutil
+import signal
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from confluent_kafka import Consumer
+
+from pipeline.bench.phases import BenchError, WarmPipeline, check_data_dir, environ, run_data_dir
+from pipeline.sources import SourceName, SourceOptions
+from pipeline.supervisor import UpOptions
+from veille.models import EnrichedPost
+from veille.settings import Settings
+
+__all__ = ["BenchError", "ChaosOptions", "run"]
+
+NOT_FROM_POSTS = {"alerts", "audience_growth", "x_usage"}
+"""Named queries reading tables the posts do not feed."""
+
+TARGETS = ("ingest", "process", "process-2", "sink")
+
+BAD_LINES: tuple[Callable[[int], bytes], ...] = (
+    lambda i: b'{"data": {"id": "' + str(i).encode() + b'", "text": "cut',
+    lambda i: b"not json at all " + str(i).encode(),
+    lambda i: json.dumps({"data": {"id": str(i), "text": "no time", "author_id": "1"}}).encode(),
+    lambda i: json.dumps(
+        {
+            "data": {
+                "id": str(i),
+                "text": "year one",
+                "author_id": "1",
+                "created_at": "0001-01-01T00:00:00.000Z",
+            },
+            "includes": {"users": [{"id": "1", "username": "someone"}]},
+        }
+    ).encode(),
+    lambda i: b'{"a":' * 5000 + str(i).encode() + b"}" * 5000,
+)
+
+
+@dataclass
+class ChaosOptions:
+    """What `veille bench chaos` was asked to run."""
+
+    minutes: float = 5.0
+    seed: int = 0
+    posts: int | None = None  # None: 150 a second of the run
+    bad: int | None = None  # None: 1 % of the posts
+    out: Path = Path("chaos")
+    data_dir: Path | None = None
+
+    def validate(self) -> None:
+        if self.minutes <= 0:
+            raise ValueError("--minutes must be positive")
+        check_data_dir(self.data_dir)
+
+    def counts(self) -> tuple[int, int]:
+        posts = self.posts or int(self.minutes * 60 * 150)
+        return posts, self.bad if self.bad is not None else max(1, posts // 100)
+
+
+def write_input(path: Path, posts: int, bad: int, seed: int) -> tuple[set[str], int, float]:
+    """The replay file: good synthetic payloads with `bad` lines at seeded places. Returns the
+    good ids, the bad lines written, and the post-time span in seconds."""
+    from ingest.synthetic import SyntheticSource
+    from veille.watch import load_watch
+
+    start = datetime(2026, 11, 20, 8, tzinfo=UTC)
+    good = SyntheticSource(
+        load_watch(), rate=None, seed=seed, count=posts, start_time=start, volume=30.0
+    ).generate(posts)
+    rng = random.Random(seed)
+    lines = list(good)
+    for n in range(bad):
+        lines.insert(rng.randrange(len(lines) + 1), BAD_LINES[n % len(BAD_LINES)](10**9 + n))
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    times = [json.loads(p)["data"]["created_at"] for p in good]
+    first, last = (
+        datetime.fromisoformat(t.replace("Z", "+00:00")) for t in (min(times), max(times))
+    )
+    ids = {json.loads(p)["data"]["id"] for p in good}
+    return ids, bad, max((last - first).total_seconds(), 1.0)
+
+
+class Copies:
+    """Reads the enriched topic through the run, in a consumer group of its own that commits
+    (so that the local broker's retention keeps what it has not read), keeping the last copy of
+    each post: what a clean single write is made of."""
+
+    def __init__(self, s: Settings) -> None:
+        k = s.kafka
+        self.topic = k.enriched_topic
+        self.consumer = Consumer(k.consumer_config("veille-chaos-copies", "veille-chaos"))
+        self.posts: dict[str, EnrichedPost] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="chaos-copies", daemon=True)
+
+    def start(self) -> Copies:
+        self.consumer.subscribe([self.topic])
+        self._thread.start()
+        return self
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            msgs = self.consumer.consume(5000, 0.5)
+            for m in msgs:
+                if m.error() is None:
+                    p = EnrichedPost.model_validate_json(m.value() or b"")
+                    self.posts[p.id] = p
+            if msgs:
+                self.consumer.commit(asynchronous=True)
+
+    def finish(self, timeout: float = 120.0) -> dict[str, EnrichedPost]:
+        """Read up to the end of the topic, then stop; the copies by post id."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            parts = self.consumer.assignment()
+            if parts:
+                ends = [self.consumer.get_watermark_offsets(tp, timeout=10)[1] for tp in parts]
+                at = [tp.offset for tp in self.consumer.position(parts)]
+                if all(a >= e for a, e in zip(at, ends, strict=True)):
+                    break
+            time.sleep(0.5)
+        self._stop.set()
+        self._thread.join(30)
+        self.consumer.close()
+        return self.posts
+
+
+def _named_queries(client: Any) -> dict[str, list[list[Any]]]:
+    from sinks import queries
+
+    names = [n for n in queries.available() if n not in NOT_FROM_POSTS]
+    return {n: [list(r) for r in queries.run(client, n)[1]] for n in names}
+
+
+def check(s: Settings, good: set[str], bad: int, copies: dict[str, EnrichedPost]) -> dict[str, Any]:
+    """The end state against the ground truth (see the module docstring)."""
+    from sinks.clickhouse import ClickHouseSink, connect
+
+    client = connect(s.clickhouse, s.veille.clickhouse_path())
+    try:
+        ids = {r[0] for r in client.query("SELECT toString(id) FROM posts FINAL").result_rows}
+        rows = int(client.command("SELECT count() FROM posts FINAL"))  # type: ignore[arg-type]
+        dead = client.query(
+            "SELECT stage, reason FROM dead_letters FINAL WHERE stage = 'ingest'"
+        ).result_rows
+        faulted = _named_queries(client)
+        ref = ClickHouseSink(
+            s.clickhouse.model_copy(update={"database": "chaos_reference"}),
+            s.veille.clickhouse_path(),
+        )
+        ref.start()
+        for p in copies.values():
+            ref.add(p)
+        ref.flush()
+        reference = _named_queries(ref.client)
+        ref.client.command("DROP DATABASE IF EXISTS chaos_reference")
+        ref.close()
+    finally:
+        client.close()
+    differ = sorted(n for n in faulted if faulted[n] != reference.get(n))
+    first = differ[0] if differ else None
+    return {
+        "posts_expected": len(good),
+        "posts_stored": rows,
+        "posts_missing": len(good - ids),
+        "posts_unexpected": len(ids - good),
+        "stored_once": rows == len(ids) == len(good) and ids == good,
+        "dead_letters_expected": bad,
+        "dead_letters_stored": len(dead),
+        "dead_letters_with_reason": sum(1 for _, r in dead if r),
+        "bad_dead_lettered": len(dead) == bad and all(r for _, r in dead),
+        "queries_compared": len(faulted),
+        "queries_differing": differ,
+        "first_difference": None
+        if first is None
+        else {
+            "query": first,
+            "faulted": faulted[first][:5],
+            "reference": reference.get(first, [])[:5],
+        },
+        "queries_equal": not differ and set(copies) == good,
+    }
+
+
+def run(
+    base: Settings, options: ChaosOptions, progress: Callable[[str], None] = lambda _: None
+) -> dict[str, Any]:
+    """Run the benchmark and return its figures (see the module docstring)."""
+    options.validate()
+    date = datetime.now(UTC).isoformat(timespec="seconds")
+    data_dir, temporary = run_data_dir(options.data_dir, "veille-chaos-")
+    posts, bad = options.counts()
+    stream = data_dir / "chaos-input.ndjson"
+    good, bad, span_s = write_input(stream, posts, bad, options.seed)
+    s = Settings(
+        base.kafka.model_copy(update={"bootstrap_servers": None}),
+        base.clickhouse.model_copy(update={"url": None}),
+        base.x,
+        base.veille.model_copy(update={"data_dir": data_dir}),
+        sentiment=base.sentiment,
+        process=base.process,
+        sink=base.sink,
+        alert=base.alert,
+        compliance=base.compliance.model_copy(update={"interval_h": 0.0}),
+        metrics=base.metrics,
+        broker=base.broker,
+    )
+    env = {"KAFKA_BOOTSTRAP_SERVERS": "", "CLICKHOUSE_URL": "", "VEILLE_COMPLIANCE_INTERVAL_H": "0"}
+    speed = max(span_s / (options.minutes * 60), 1.0)
+    up = UpOptions(
+        source=SourceOptions(source=SourceName.replay, inputs=[stream], speed=speed),
+        http_port=None,
+    )
+    rng = random.Random(options.seed)
+    faults: list[dict[str, Any]] = []
+    p = WarmPipeline(s, up, None)
+    progress(
+        f"{posts} posts and {bad} bad lines replayed over ~{options.minutes:g} min; "
+        f"a stage killed every 10-30 s (seed {options.seed})"
+    )
+    try:
+        with environ(env):
+            try:
+                p.start()
+                copies_reader = Copies(p.settings).start()
+                next_fault = time.monotonic() + rng.uniform(10, 30)
+                pending: list[dict[str, Any]] = []
+
+                def tick(_: object = None) -> None:
+                    nonlocal next_fault
+                    now = time.monotonic()
+                    for f in list(pending):  # recovered: its new process runs
+                        st = p.stages[f["stage"]]
+                        if st.alive() and st.proc.pid != f["pid"]:
+                            if st.status().get("state") == "running" or f["stage"] == "ingest":
+                                f["recovered_s"] = round(now - f["at_mono"], 2)
+                                pending.remove(f)
+                    if now < next_fault or p.finished("ingest"):
+                        return
+                    next_fault = now + rng.uniform(10, 30)
+                    name = rng.choice([n for n in TARGETS if n in p.stages])
+                    st = p.stages[name]
+                    if not st.alive():
+                        return
+                    f = {
+                        "kind": "sigkill",
+                        "stage": name,
+                        "pid": st.proc.pid,
+                        "t_s": round(now - p.started_at, 1),
+                        "at_mono": now,
+                    }
+                    os.kill(st.proc.pid, signal.SIGKILL)
+                    faults.append(f)
+                    pending.append(f)
+                    progress(f"{f['t_s']:.0f} s: SIGKILL {name} (pid {f['pid']})")
+
+                p.run(on_tick=tick, tick=0.5)
+                drained = p.drain(on_tick=tick, stall_timeout=180.0)
+                copies = copies_reader.finish()
+                alive = {n: st.alive() for n, st in p.stages.items() if n != "ingest"}
+                summary = p.summary()
+                p.stop()
+            except BaseException as e:
+                p.stop()
+                if isinstance(e, Exception):
+                    raise BenchError(f"chaos run failed: {e}") from e
+                raise
+        progress("checking against the ground truth")
+        checks = check(s, good, bad, copies)
+    finally:
+        if temporary:
+            shutil.rmtree(data_dir, ignore_errors=True)
+    for f in faults:
+        f.pop("at_mono", None)
+    result: dict[str, Any] = {
+        "minutes": options.minutes,
+        "seed": options.seed,
+        "posts": posts,
+        "bad_lines": bad,
+        "faults": faults,
+        "faults_total": len(faults),
+        "recovered": sum(1 for f in faults if "recovered_s" in f),
+        "recovery_s_max": max((f.get("recovered_s", 0.0) for f in faults), default=0.0),
+        "restarts": p.restarts(),
+        "stages_left_running": alive,
+        "drained": drained,
+        "ingested": summary.get("ingested"),
+        **checks,
+        "passed": bool(
+            drained
+            and checks["stored_once"]
+            and checks["bad_dead_lettered"]
+            and checks["queries_equal"]
+            and all(alive.values())
+        ),
+        "cores": os.cpu_count(),
+        "date": date,
+    }
+    options.out.mkdir(parents=True, exist_ok=True)
+    (options.out / "chaos.json").write_text(json.dumps(result, indent=1, default=str))
+    if not result["passed"]:
+        raise BenchError(f"chaos run failed its checks (figures in {options.out}): {result}")
+    return result
