@@ -150,10 +150,17 @@ class Copies:
                 if all(a >= e for a, e in zip(at, ends, strict=True)):
                     break
             time.sleep(0.5)
+        self.close()
+        return self.posts
+
+    def close(self) -> None:
+        """Stop reading and leave the group (idempotent); before the broker stops, or closing
+        would wait for it."""
+        if self._stop.is_set():
+            return
         self._stop.set()
         self._thread.join(30)
         self.consumer.close()
-        return self.posts
 
 
 def _named_queries(client: Any) -> dict[str, list[list[Any]]]:
@@ -245,6 +252,7 @@ def run(
     rng = random.Random(options.seed)
     faults: list[dict[str, Any]] = []
     p = WarmPipeline(s, up, None)
+    copies_reader: Copies | None = None
     progress(
         f"{posts} posts and {bad} bad lines replayed over ~{options.minutes:g} min; "
         f"a stage killed every 10-30 s (seed {options.seed})"
@@ -286,15 +294,19 @@ def run(
                     progress(f"{f['t_s']:.0f} s: SIGKILL {name} (pid {f['pid']})")
 
                 p.run(on_tick=tick, tick=0.5)
+                progress("the replay ended; draining")
                 drained = p.drain(on_tick=tick, stall_timeout=180.0)
+                progress(f"drained: {drained}; reading the enriched copies")
                 copies = copies_reader.finish()
                 alive = {n: st.alive() for n, st in p.stages.items() if n != "ingest"}
                 summary = p.summary()
                 p.stop()
             except BaseException as e:
+                if copies_reader is not None:
+                    copies_reader.close()
                 p.stop()
                 if isinstance(e, Exception):
-                    raise BenchError(f"chaos run failed: {e}") from e
+                    raise BenchError(f"chaos run failed: {e!r}") from e
                 raise
         progress("checking against the ground truth")
         checks = check(s, good, bad, copies)

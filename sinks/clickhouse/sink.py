@@ -120,7 +120,10 @@ class ClickHouseSink(Sink):
                 ).result_rows
             }
         except Exception as e:
-            raise translate(e, "reading deleted_posts") from None
+            # ClickHouse away: the insert that follows fails the same way and is retried; were it
+            # to pass, the next compliance run (which checks every stored post) removes again
+            logger.warning("could not read deleted_posts (%s); batch inserted unchecked", e)
+            return
         if not deleted:
             return
         keep = [i for i, r in enumerate(table.records) if r.id not in deleted]

@@ -344,6 +344,9 @@ def test_rows_refused_alone_come_back_with_the_reason_the_rest_is_written(
         """The real client, refusing any block that holds a bad post (as ClickHouse refuses a
         value it cannot store)."""
 
+        def __getattr__(self, name: str) -> Any:
+            return getattr(ch, name)
+
         def insert(self, table: str, rows: list[list[Any]], **kw: Any) -> Any:
             if table == "posts" and any(str(r[0]) in bad for r in rows):
                 raise DatabaseError("Code: 53. DB::Exception: Type mismatch in a bad post")

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
 
 from veille.models.base import (
     MAX_ENTITIES,
@@ -29,9 +29,16 @@ class InvalidPayload(ValueError):
 
 
 class _Wire(BaseModel):
-    # liberal in what X sends: ids and tags given as numbers (seen in real matching_rules) are
-    # taken as the strings they stand for
-    model_config = ConfigDict(extra="ignore", coerce_numbers_to_str=True)
+    model_config = ConfigDict(extra="ignore")
+
+
+def _id_text(value: Any) -> Any:
+    return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+XId = Annotated[str, BeforeValidator(_id_text)]
+"""An id X gives as a string, taken too as the integer it stands for (seen in real answers:
+rule ids in `matching_rules`): liberal where the meaning is unambiguous, strict elsewhere."""
 
 
 class _XUserMetrics(_Wire):
@@ -42,7 +49,7 @@ class _XUserMetrics(_Wire):
 
 
 class _XUser(_Wire):
-    id: str
+    id: XId
     username: str
     name: str = ""
     created_at: datetime | None = None
@@ -74,11 +81,11 @@ class _XEntities(_Wire):
 
 class _XRef(_Wire):
     type: ReferenceType
-    id: str
+    id: XId
 
 
 class _XDomain(_Wire):
-    id: str
+    id: XId
     name: str
 
 
@@ -93,13 +100,13 @@ class _XNoteTweet(_Wire):
 
 
 class _XTweet(_Wire):
-    id: str
+    id: XId
     text: str
     created_at: datetime
-    author_id: str
+    author_id: XId
     lang: str | None = None
-    conversation_id: str | None = None
-    in_reply_to_user_id: str | None = None
+    conversation_id: XId | None = None
+    in_reply_to_user_id: XId | None = None
     referenced_tweets: list[_XRef] = []
     entities: _XEntities = _XEntities()
     public_metrics: PublicMetrics = PublicMetrics()
@@ -108,9 +115,9 @@ class _XTweet(_Wire):
 
 
 class _XIncludedTweet(_Wire):
-    id: str
+    id: XId
     text: str = ""
-    author_id: str | None = None
+    author_id: XId | None = None
 
 
 class _XIncludes(_Wire):
@@ -119,7 +126,7 @@ class _XIncludes(_Wire):
 
 
 class _XRule(_Wire):
-    id: str | None = None
+    id: XId | None = None
     tag: str | None = None
 
 
