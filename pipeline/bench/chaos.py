@@ -114,53 +114,64 @@ def write_input(path: Path, posts: int, bad: int, seed: int) -> tuple[set[str], 
 class Copies:
     """Reads the enriched topic through the run, in a consumer group of its own that commits
     (so that the local broker's retention keeps what it has not read), keeping the last copy of
-    each post: what a clean single write is made of."""
+    each post: what a clean single write is made of. The consumer is used by its own thread
+    only."""
 
     def __init__(self, s: Settings) -> None:
         k = s.kafka
         self.topic = k.enriched_topic
-        self.consumer = Consumer(k.consumer_config("veille-chaos-copies", "veille-chaos"))
+        self.config = k.consumer_config("veille-chaos-copies", "veille-chaos")
         self.posts: dict[str, EnrichedPost] = {}
         self._stop = threading.Event()
+        self._want_end = threading.Event()
+        self._at_end = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="chaos-copies", daemon=True)
 
     def start(self) -> Copies:
-        self.consumer.subscribe([self.topic])
         self._thread.start()
         return self
 
     def _loop(self) -> None:
-        while not self._stop.is_set():
-            msgs = self.consumer.consume(5000, 0.5)
-            for m in msgs:
-                if m.error() is None:
-                    p = EnrichedPost.model_validate_json(m.value() or b"")
-                    self.posts[p.id] = p
-            if msgs:
-                self.consumer.commit(asynchronous=True)
+        consumer = Consumer(self.config)
+        consumer.subscribe([self.topic])
+        try:
+            while not self._stop.is_set():
+                msgs = consumer.consume(5000, 0.5)
+                for m in msgs:
+                    if m.error() is None:
+                        p = EnrichedPost.model_validate_json(m.value() or b"")
+                        self.posts[p.id] = p
+                if msgs:
+                    consumer.commit(asynchronous=True)
+                if not msgs and self._want_end.is_set() and _read_to_end(consumer):
+                    self._at_end.set()
+                    return
+        finally:
+            consumer.close()
 
     def finish(self, timeout: float = 120.0) -> dict[str, EnrichedPost]:
         """Read up to the end of the topic, then stop; the copies by post id."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            parts = self.consumer.assignment()
-            if parts:
-                ends = [self.consumer.get_watermark_offsets(tp, timeout=10)[1] for tp in parts]
-                at = [tp.offset for tp in self.consumer.position(parts)]
-                if all(a >= e for a, e in zip(at, ends, strict=True)):
-                    break
-            time.sleep(0.5)
+        self._want_end.set()
+        self._at_end.wait(timeout)
         self.close()
         return self.posts
 
     def close(self) -> None:
-        """Stop reading and leave the group (idempotent); before the broker stops, or closing
+        """Stop reading and leave the group (idempotent); before the broker stops, or leaving
         would wait for it."""
-        if self._stop.is_set():
-            return
         self._stop.set()
-        self._thread.join(30)
-        self.consumer.close()
+        self._thread.join(60)
+
+
+def _read_to_end(consumer: Consumer) -> bool:
+    parts = consumer.assignment()
+    if not parts:
+        return False
+    for tp in consumer.position(parts):
+        low, high = consumer.get_watermark_offsets(tp, timeout=10, cached=False)
+        if max(tp.offset, low) < high:
+            return False
+    return True
 
 
 def _named_queries(client: Any) -> dict[str, list[list[Any]]]:
@@ -261,6 +272,7 @@ def run(
         with environ(env):
             try:
                 p.start()
+                t0 = time.monotonic()
                 copies_reader = Copies(p.settings).start()
                 next_fault = time.monotonic() + rng.uniform(10, 30)
                 pending: list[dict[str, Any]] = []
@@ -285,7 +297,7 @@ def run(
                         "kind": "sigkill",
                         "stage": name,
                         "pid": st.proc.pid,
-                        "t_s": round(now - p.started_at, 1),
+                        "t_s": round(now - t0, 1),
                         "at_mono": now,
                     }
                     os.kill(st.proc.pid, signal.SIGKILL)
