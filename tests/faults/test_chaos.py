@@ -1,0 +1,40 @@
+"""`veille bench chaos`, short: the whole pipeline with stages SIGKILLed at seeded moments while
+a replay with bad lines runs; the benchmark checks the end state against the ground truth
+(every good post stored once, every bad line a dead letter with its reason, every named query
+equal to a clean single write, no stage left stopped) and fails otherwise."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from factories import run_veille
+
+pytestmark = pytest.mark.integration
+
+
+def test_a_short_chaos_run_keeps_every_guarantee(tmp_path: Path) -> None:
+    out = tmp_path / "chaos"
+    proc = run_veille(
+        "bench",
+        "chaos",
+        "--minutes",
+        "0.75",
+        "--seed",
+        "3",
+        "--out",
+        str(out),
+        "--json",
+        timeout=400,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert result["passed"] and result == json.loads((out / "chaos.json").read_text())
+    # seed 3: a worker, then the sink, killed; each started again and running at the end
+    assert [f["stage"] for f in result["faults"]][:2] == ["process-2", "sink"]
+    assert result["recovered"] == result["faults_total"] == result["restarts"] >= 2
+    assert all(result["stages_left_running"].values())
+    assert result["posts_stored"] == result["posts_expected"] > 6000
+    assert result["dead_letters_stored"] == result["bad_lines"] > 60
+    assert result["queries_compared"] >= 15 and result["queries_differing"] == []
