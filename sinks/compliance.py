@@ -30,6 +30,7 @@ from clickhouse_connect.driver.client import Client
 
 from sinks.clickhouse.connection import translate
 from sinks.cluster import local_name
+from sinks.rows import ALERT_COLUMNS
 from veille import xapi
 from veille.settings import XSettings
 
@@ -178,10 +179,35 @@ def remove(client: Client, reasons: dict[int, str], cluster: str | None = None) 
                 "WHERE minute IN {m:Array(DateTime)}",
                 parameters={"m": minutes},
             )
+        scrubbed = scrub_alert_samples(client, ids)
     except Exception as e:
         raise translate(e, "removing posts for compliance") from None
+    if scrubbed:
+        logger.info("compliance removed samples from alerts=%d", scrubbed)
     logger.info("compliance removed posts=%d minutes_rebuilt=%d", present, len(minutes))
     return present
+
+
+def scrub_alert_samples(client: Client, ids: list[int]) -> int:
+    """Rewrite the alerts whose samples quote a removed post, without those samples (an alert
+    row written again with its key and time replaces the old one). Returns alerts rewritten."""
+    wanted = {str(i) for i in ids}
+    rows = client.query(
+        "SELECT key, kind, severity, title, detail, entry, created_at, data FROM alerts FINAL "
+        "WHERE hasAny(extractAll(data, '\"id\": ?\"([0-9]+)\"'), {ids:Array(String)})",
+        parameters={"ids": sorted(wanted)},
+    ).result_rows
+    out = []
+    for row in rows:
+        data = json.loads(row[7])
+        samples = data.get("samples") or []
+        kept = [x for x in samples if str(x.get("id")) not in wanted]
+        if len(kept) != len(samples):
+            data["samples"] = kept
+            out.append([*row[:7], json.dumps(data, ensure_ascii=False, default=str)])
+    if out:
+        client.insert("alerts", out, column_names=list(ALERT_COLUMNS))
+    return len(out)
 
 
 def check(

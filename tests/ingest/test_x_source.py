@@ -338,6 +338,16 @@ def test_compliance_removes_posts_from_every_query(ch: Any, clickhouse: Any) -> 
                 entities={"hashtags": [{"tag": "Orbital"}]},
             )
         )
+    samples = [{"id": str(3000 + i), "author": "someone", "text": f"post {i}"} for i in (0, 1, 20)]
+    sink.add(
+        Alert(
+            key="crisis:Orbital:1",
+            kind="crisis",
+            title="Crisis",
+            entry="Orbital Telecom",
+            data={"samples": samples, "posts": 30},
+        )
+    )
     sink.flush()
     with FakeX(TOKEN, compliance_polls=2) as fake:
         gone = {str(3000 + i): "deleted" for i in range(5)}
@@ -359,6 +369,9 @@ def test_compliance_removes_posts_from_every_query(ch: Any, clickhouse: Any) -> 
     _, recent = queries.run(ch, "recent_posts", {"limit": "100"})
     assert {r[0] for r in recent}.isdisjoint(gone)
     assert ch.command("SELECT count() FROM deleted_posts FINAL") == 6
+    # the alert's samples no longer quote the removed posts; what else it says is kept
+    [(data,)] = ch.query("SELECT data FROM alerts FINAL").result_rows
+    assert json.loads(data) == {"samples": [samples[2]], "posts": 30}
     # a replayed or redelivered copy of a removed post does not bring it back
     for i in (0, 10, 29):
         sink.add(make_enriched(3000 + i, f"post {i} #Orbital", topics=("outage",)))
