@@ -17,8 +17,10 @@ The embedded broker is durable (`VEILLE_BROKER_STORAGE=s3`, the default: under
 way a clean stop drains: it waits until Kafka holds nothing the processor or the sink has not
 committed (`pipeline.backlog`).
 
-A stage that dies is started again (the same command), after 1, 2, 4... seconds, at most
-`MAX_RESTARTS` times in `RESTART_WINDOW_S`; past that the run fails with the end of its log. A
+A stage that dies is started again (the same command), after 1 s, or 2, 4, 8, 16 s when it
+keeps dying within `STABLE_S` of its start; the sixth such quick death in a row ends the run
+with the end of its log (a crash loop), while a stage that ran `STABLE_S` before it died starts
+the count again. A
 worker that cannot acknowledge a batch exits on purpose (code 75) so that its batch is read
 again; ingest resumes after what Kafka acknowledged. The counters of a stage's earlier runs are
 carried into its status, so that its figures span the whole run.
@@ -50,7 +52,7 @@ logger = logging.getLogger(__name__)
 STAGES = ("sink", "process", "ingest")
 
 MAX_RESTARTS = 5
-RESTART_WINDOW_S = 600.0
+STABLE_S = 20.0
 RESTART_BACKOFF_S = (1.0, 2.0, 4.0, 8.0, 16.0)
 
 
@@ -80,7 +82,8 @@ class _Stage:
     log: RotatingPipe
     argv: tuple[list[str], str | None] = ([], None)  # args and command, to start it again
     carried: dict[str, float] = field(default_factory=dict)  # counters of its earlier runs
-    restarted_at: list[float] = field(default_factory=list)  # monotonic
+    started: float = field(default_factory=time.monotonic)
+    quick_deaths: int = 0  # deaths in a row, each within STABLE_S of its start
     died_at: float | None = None
 
     def status(self) -> dict[str, Any]:
@@ -284,19 +287,19 @@ class Pipeline:
             if st.alive() or (name == "ingest" and self.finished(name)) or name in self._starting:
                 continue
             now = time.monotonic()
-            recent = [t for t in st.restarted_at if now - t < RESTART_WINDOW_S]
-            if len(recent) >= MAX_RESTARTS:
-                error = self._died(st)
-                raise PipelineError(f"{error} (died {len(recent) + 1} times in a row)")
             if st.died_at is None:
                 st.died_at = now
+                st.quick_deaths = st.quick_deaths + 1 if now - st.started < STABLE_S else 0
+                if st.quick_deaths > MAX_RESTARTS:
+                    error = self._died(st)
+                    raise PipelineError(f"{error} (it died {st.quick_deaths} times in a row)")
                 logger.warning(
                     "stage %s exited with code %s; starting it again; its log ends with:\n%s",
                     name,
                     st.proc.poll(),
                     st.log_tail(10),
                 )
-            if now - st.died_at < RESTART_BACKOFF_S[min(len(recent), len(RESTART_BACKOFF_S) - 1)]:
+            if now - st.died_at < RESTART_BACKOFF_S[min(st.quick_deaths, MAX_RESTARTS - 1)]:
                 continue
             carried = st.counters()
             args, command = st.argv
@@ -307,7 +310,7 @@ class Pipeline:
             finally:
                 self._starting.discard(name)
             new = self.stages[name]
-            new.carried, new.restarted_at = carried, [*recent, now]
+            new.carried, new.quick_deaths = carried, st.quick_deaths
 
     def run(self, on_tick: Callable[[Pipeline], None] | None = None, tick: float = 0.5) -> None:
         """Run until the duration ends, the source is exhausted, or KeyboardInterrupt."""

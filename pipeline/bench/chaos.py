@@ -6,7 +6,8 @@ payloads of the synthetic generator and, mixed in at seeded places, `bad` lines 
 the entry point refuses (cut JSON, not JSON, a post without its time, a post from year 1, a
 JSON nested beyond reason). While the file is replayed over about `minutes`, a fault is drawn
 every 10 to 30 s (seeded): SIGKILL of a random stage (ingest, a Faust worker, the sink), each
-started again by the supervisor. At the end, after the drain:
+started again by the supervisor (only a stage that has run 20 s is killed: sooner, repeated
+kills would be a crash loop, which the supervisor stops after a few). At the end, after the drain:
 
 - every good post is stored exactly once: `posts FINAL` holds exactly the good ids;
 - every bad line is a dead letter of the ingest stage with its reason (`dead_letters`);
@@ -37,7 +38,7 @@ from confluent_kafka import Consumer
 
 from pipeline.bench.phases import BenchError, WarmPipeline, check_data_dir, environ, run_data_dir
 from pipeline.sources import SourceName, SourceOptions
-from pipeline.supervisor import UpOptions
+from pipeline.supervisor import STABLE_S, UpOptions
 from veille.models import EnrichedPost
 from veille.settings import Settings
 
@@ -289,10 +290,14 @@ def run(
                     if now < next_fault or p.finished("ingest"):
                         return
                     next_fault = now + rng.uniform(10, 30)
-                    name = rng.choice([n for n in TARGETS if n in p.stages])
-                    st = p.stages[name]
-                    if not st.alive():
+                    # a stage that runs (for STABLE_S at least: a kill sooner would be a crash
+                    # loop to the supervisor, which ends the run after a few)
+                    up = [n for n in TARGETS if n in p.stages and p.stages[n].alive()]
+                    up = [n for n in up if now - p.stages[n].started >= STABLE_S]
+                    if not up:
                         return
+                    name = rng.choice(up)
+                    st = p.stages[name]
                     f = {
                         "kind": "sigkill",
                         "stage": name,
