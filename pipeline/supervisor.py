@@ -20,7 +20,8 @@ committed (`pipeline.backlog`).
 A stage that dies is started again (the same command), after 1 s, or 2, 4, 8, 16 s when it
 keeps dying within `STABLE_S` of its start; the sixth such quick death in a row ends the run
 with the end of its log (a crash loop), while a stage that ran `STABLE_S` before it died starts
-the count again. A
+the count again. A stage that refused its options or settings (exit code 2) ends the run at
+once. A
 worker that cannot acknowledge a batch exits on purpose (code 75) so that its batch is read
 again; ingest resumes after what Kafka acknowledged. The counters of a stage's earlier runs are
 carried into its status, so that its figures span the whole run.
@@ -53,6 +54,8 @@ STAGES = ("sink", "process", "ingest")
 
 MAX_RESTARTS = 5
 STABLE_S = 20.0
+EXIT_USAGE = 2
+"""A stage's exit code when it refuses its command line or settings: not started again."""
 RESTART_BACKOFF_S = (1.0, 2.0, 4.0, 8.0, 16.0)
 
 
@@ -286,6 +289,8 @@ class Pipeline:
         for name, st in list(self.stages.items()):
             if st.alive() or (name == "ingest" and self.finished(name)) or name in self._starting:
                 continue
+            if st.proc.poll() == EXIT_USAGE:  # its command line or settings: again would not help
+                raise self._died(st)
             now = time.monotonic()
             if st.died_at is None:
                 st.died_at = now

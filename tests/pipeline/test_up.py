@@ -96,3 +96,40 @@ def test_rates_cover_the_last_window_of_snapshots() -> None:
     rates.add(snap(10.0, 1000))
     # the last 10 s: from t=10 (older snapshots dropped) to t=20, 1500 posts
     assert rates.add(snap(20.0, 2500)) == {"ingest": 150.0, "sink": 75.0}
+
+
+class _Log:
+    def join(self, timeout: float) -> None:
+        pass
+
+
+def _dead_stage(tmp_path: Path, name: str, code: int) -> object:
+    from pipeline.supervisor import _Stage
+
+    proc = subprocess.Popen([sys.executable, "-c", f"raise SystemExit({code})"])
+    proc.wait()
+    log = tmp_path / f"{name}.log"
+    log.write_text("the end of its log\n")
+    stage = _Stage(name, proc, tmp_path / f"{name}.json", log, _Log(), (["--x"], None))  # type: ignore[arg-type]
+    stage.started -= 60  # it had run a while
+    return stage
+
+
+def test_a_dead_stage_is_started_again_but_not_one_that_refused_its_settings(
+    tmp_path: Path,
+) -> None:
+    from pipeline.supervisor import Pipeline, PipelineError, UpOptions
+    from veille.settings import Settings, VeilleSettings
+
+    p = Pipeline(Settings(veille=VeilleSettings(data_dir=tmp_path)), UpOptions())
+    spawned: list[tuple[str, list[str]]] = []
+    p._spawn = lambda name, args, command=None: spawned.append((name, args))  # type: ignore[method-assign]
+    p.stages["sink"] = _dead_stage(tmp_path, "sink", 1)  # type: ignore[assignment]
+    p.check()  # the death is seen; the backoff (1 s) starts
+    assert spawned == []
+    p.stages["sink"].died_at -= 2  # type: ignore[operator]
+    p.check()
+    assert spawned == [("sink", ["--x"])]
+    p.stages["ingest"] = _dead_stage(tmp_path, "ingest", 2)  # type: ignore[assignment]
+    with pytest.raises(PipelineError, match="stage ingest exited with code 2"):
+        p.check()
