@@ -194,7 +194,7 @@ def scrub_alert_samples(client: Client, ids: list[int]) -> int:
     wanted = {str(i) for i in ids}
     rows = client.query(
         "SELECT key, kind, severity, title, detail, entry, created_at, data FROM alerts FINAL "
-        "WHERE hasAny(extractAll(data, '\"id\": ?\"([0-9]+)\"'), {ids:Array(String)})",
+        'WHERE hasAny(extractAll(data, \'"id": ?"([0-9]+)"\'), {ids:Array(String)})',
         parameters={"ids": sorted(wanted)},
     ).result_rows
     out = []

@@ -62,6 +62,9 @@ class KafkaSettings(BaseSettings):
         description="largest record veille produces (librdkafka's message.max.bytes; the "
         "broker's limit must be as large): a bigger output is dead-lettered",
     )
+    startup_wait_s: float = Field(
+        30.0, gt=0, description="how long a stage starting waits for Kafka before it gives up"
+    )
     fetch_wait_max_ms: int = Field(
         50, ge=0, description="longest a consumer fetch waits for records (latency)"
     )

@@ -49,7 +49,7 @@ def _ensure_topics(s: Settings) -> None:
 
     k = s.kafka
     with errors(DeliveryError):
-        ensure_topics(k, k.all_topics())
+        ensure_topics(k, k.all_topics(), timeout=k.startup_wait_s)
 
 
 def ingest(
@@ -119,13 +119,11 @@ def process(
     from processors.enrich.enricher import Enricher
     from processors.enrich.linear import ModelFileError
     from processors.worker import build, run
-    from veille.kafka import DeliveryError, ensure_topics
 
     s = settings(data_dir=data_dir, watch=watch)
     with errors(ValueError):
         s.kafka.servers  # noqa: B018
-    with errors(DeliveryError):  # one clear line when Kafka is out of reach, not Faust's trace
-        ensure_topics(s.kafka, s.kafka.all_topics())
+    _ensure_topics(s)  # one clear line when Kafka is out of reach, not Faust's traceback
     status = StatusFile(status_file, "process")
     s.veille.data_dir.mkdir(parents=True, exist_ok=True)
     enricher = Enricher(watch_config(s), sentiment or s.sentiment.backend)

@@ -176,4 +176,3 @@ def test_sigkill_of_the_whole_tree_twice_loses_and_duplicates_nothing(tmp_path: 
     assert not (data / "ingest" / "replay.json").exists()  # the replay completed
     rows, ids, in_range = _stored(data)
     assert (rows, ids, in_range) == (POSTS, POSTS, POSTS)
-
