@@ -304,7 +304,7 @@ class SinkRunner:
         """A record ClickHouse refused alone: to the dead-letter topic with ClickHouse's reason;
         a refused dead letter cannot go round again, so it is logged whole instead."""
         assert self._producer is not None
-        self.counters["refused"] = self.counters.get("refused", 0) + 1
+        self.counters["refused"] += 1
         if isinstance(record, DeadLetter):
             logger.error(
                 "ClickHouse refused dead letter id=%s stage=%s reason=%r payload=%r: %s",

@@ -36,7 +36,15 @@ from typing import Any
 
 from confluent_kafka import Consumer
 
-from pipeline.bench.phases import BenchError, WarmPipeline, check_data_dir, environ, run_data_dir
+from pipeline.bench.phases import (
+    OWN_STACK_ENV,
+    BenchError,
+    WarmPipeline,
+    check_data_dir,
+    environ,
+    own_stack,
+    run_data_dir,
+)
 from pipeline.sources import SourceName, SourceOptions
 from pipeline.supervisor import STABLE_S, UpOptions
 from veille.models import EnrichedPost
@@ -242,20 +250,8 @@ def run(
     posts, bad = options.counts()
     stream = data_dir / "chaos-input.ndjson"
     good, bad, span_s = write_input(stream, posts, bad, options.seed)
-    s = Settings(
-        base.kafka.model_copy(update={"bootstrap_servers": None}),
-        base.clickhouse.model_copy(update={"url": None}),
-        base.x,
-        base.veille.model_copy(update={"data_dir": data_dir}),
-        sentiment=base.sentiment,
-        process=base.process,
-        sink=base.sink,
-        alert=base.alert,
-        compliance=base.compliance.model_copy(update={"interval_h": 0.0}),
-        metrics=base.metrics,
-        broker=base.broker,
-    )
-    env = {"KAFKA_BOOTSTRAP_SERVERS": "", "CLICKHOUSE_URL": "", "VEILLE_COMPLIANCE_INTERVAL_H": "0"}
+    s = own_stack(base, data_dir)
+    env = OWN_STACK_ENV
     speed = max(span_s / (options.minutes * 60), 1.0)
     up = UpOptions(
         source=SourceOptions(source=SourceName.replay, inputs=[stream], speed=speed),

@@ -85,6 +85,32 @@ def make_phase(base: Settings, name: str, bootstrap: str, data_dir: Path) -> Pha
     )
 
 
+OWN_STACK_ENV = {
+    "KAFKA_BOOTSTRAP_SERVERS": "",
+    "CLICKHOUSE_URL": "",
+    "VEILLE_COMPLIANCE_INTERVAL_H": "0",
+}
+"""What the stages of `own_stack` see: no broker or ClickHouse named, no compliance runs."""
+
+
+def own_stack(base: Settings, data_dir: Path) -> Settings:
+    """`base` for a run on its own local broker and chDB under `data_dir`, as `veille up` starts
+    them (the broker's settings kept), without compliance runs; stages get `OWN_STACK_ENV`."""
+    return Settings(
+        base.kafka.model_copy(update={"bootstrap_servers": None}),
+        base.clickhouse.model_copy(update={"url": None}),
+        base.x,
+        base.veille.model_copy(update={"data_dir": data_dir}),
+        sentiment=base.sentiment,
+        process=base.process,
+        sink=base.sink,
+        alert=base.alert,
+        compliance=base.compliance.model_copy(update={"interval_h": 0.0}),
+        metrics=base.metrics,
+        broker=base.broker,
+    )
+
+
 def check_data_dir(data_dir: Path | None) -> None:
     """Raise `ValueError` when a benchmark's `--data-dir` is given and not empty."""
     if data_dir is not None and data_dir.exists() and any(data_dir.iterdir()):

@@ -39,10 +39,12 @@ from pydantic_settings import BaseSettings
 
 from pipeline.bench.e2e import latency_figures
 from pipeline.bench.phases import (
+    OWN_STACK_ENV,
     BenchError,
     WarmPipeline,
     check_data_dir,
     environ,
+    own_stack,
     run_data_dir,
 )
 from pipeline.bench.procfs import command, cpu_seconds, descendants, status_kb
@@ -251,20 +253,8 @@ def run(
     options.validate()
     date = datetime.now(UTC).isoformat(timespec="seconds")
     data_dir, temporary = run_data_dir(options.data_dir, "veille-soak-")
-    s = Settings(
-        base.kafka.model_copy(update={"bootstrap_servers": None}),
-        base.clickhouse.model_copy(update={"url": None}),
-        base.x,
-        base.veille.model_copy(update={"data_dir": data_dir}),
-        sentiment=base.sentiment,
-        process=base.process,
-        sink=base.sink,
-        alert=base.alert,
-        compliance=base.compliance.model_copy(update={"interval_h": 0.0}),
-        metrics=base.metrics,
-        broker=base.broker,
-    )
-    env = {"KAFKA_BOOTSTRAP_SERVERS": "", "CLICKHOUSE_URL": "", "VEILLE_COMPLIANCE_INTERVAL_H": "0"}
+    s = own_stack(base, data_dir)
+    env = OWN_STACK_ENV
     up = UpOptions(
         source=SourceOptions(rate=options.rate, seed=options.seed),
         duration=options.minutes * 60,
