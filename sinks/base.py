@@ -40,6 +40,8 @@ class FlushResult:
     elapsed_s: float = 0.0
     refused: list[tuple[Any, str]] = field(default_factory=list)
     """Records the store refused one by one, with its reason (not written; to dead-letter)."""
+    rollup_rebuilt: int = 0
+    """Rollup minutes computed again because copies of a post differed (`sinks.rollup`)."""
 
     @property
     def posts(self) -> int:

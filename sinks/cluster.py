@@ -48,8 +48,9 @@ SHARDING_KEYS: dict[str, str] = {
     "deleted_posts": "cityHash64(id)",
 }
 
-# Small tables kept whole on every server of the cluster.
-EVERYWHERE: frozenset[str] = frozenset({"stop_words", "schema_migrations"})
+# Small tables kept whole on every server of the cluster (the rollup's pending rebuilds: any
+# sink may rebuild a minute, whichever shard its posts are on).
+EVERYWHERE: frozenset[str] = frozenset({"stop_words", "schema_migrations", "rollup_rebuilds"})
 
 LOCAL_SUFFIX = "_local"
 

@@ -5,7 +5,7 @@ the stored X posts to X's batch compliance endpoint (a job: create, upload the i
 complete, download the results) and `remove()` takes out each post X reports:
 - its row in `posts` (a lightweight DELETE),
 - its contribution to the `mentions_1m` rollup: the minutes it belonged to are rebuilt from the
-  remaining posts (the view `mentions_1m_source`),
+  remaining posts (`sinks.rollup.rebuild`),
 - and records the id and reason in `deleted_posts`.
 On a cluster (`CLICKHOUSE_CLUSTER`), the deletions target the replicated local tables
 `ON CLUSTER` (ClickHouse does not delete through a Distributed table), and the rebuilt minutes
@@ -28,6 +28,7 @@ from typing import Any
 import requests
 from clickhouse_connect.driver.client import Client
 
+from sinks import rollup
 from sinks.clickhouse.connection import translate
 from sinks.cluster import local_name
 from sinks.rows import ALERT_COLUMNS
@@ -104,45 +105,18 @@ def run_job(
     return out
 
 
-def _epoch(minute: datetime) -> int:
-    """Seconds since the epoch of a minute read back from ClickHouse (naive means UTC)."""
-    return int((minute if minute.tzinfo else minute.replace(tzinfo=UTC)).timestamp())
-
-
 def removal_statements(
-    ids: Sequence[int], minutes: Sequence[datetime], cluster: str | None = None
-) -> list[tuple[str, dict[str, Any]]]:
-    """The DELETE of the posts and of their rollup minutes, with their bound parameters.
+    ids: Sequence[int], cluster: str | None = None
+) -> tuple[str, dict[str, Any]]:
+    """The DELETE of the posts, with its bound parameters.
 
-    On a cluster they are DDL sent to every server, written with literal values: the ids and
-    minutes are integers and datetimes read from ClickHouse, never text from outside.
+    On a cluster it is DDL sent to every server's local table, written with literal values:
+    the ids are integers read from ClickHouse, never text from outside.
     """
     if not cluster:
-        out: list[tuple[str, dict[str, Any]]] = [
-            ("DELETE FROM posts WHERE id IN {ids:Array(UInt64)}", {"ids": list(ids)})
-        ]
-        if minutes:
-            out.append(
-                (
-                    "ALTER TABLE mentions_1m DELETE WHERE minute IN {m:Array(DateTime)} "
-                    "SETTINGS mutations_sync = 2",
-                    {"m": list(minutes)},
-                )
-            )
-        return out
-    on = f" ON CLUSTER `{cluster}`"
+        return "DELETE FROM posts WHERE id IN {ids:Array(UInt64)}", {"ids": list(ids)}
     id_list = ", ".join(str(int(i)) for i in ids)
-    out = [(f"DELETE FROM {local_name('posts')}{on} WHERE id IN ({id_list})", {})]
-    if minutes:
-        minute_list = ", ".join(f"toDateTime({_epoch(m)})" for m in minutes)
-        out.append(
-            (
-                f"ALTER TABLE {local_name('mentions_1m')}{on} DELETE "
-                f"WHERE minute IN ({minute_list}) SETTINGS mutations_sync = 2",
-                {},
-            )
-        )
-    return out
+    return f"DELETE FROM {local_name('posts')} ON CLUSTER `{cluster}` WHERE id IN ({id_list})", {}
 
 
 def remove(client: Client, reasons: dict[int, str], cluster: str | None = None) -> int:
@@ -171,14 +145,9 @@ def remove(client: Client, reasons: dict[int, str], cluster: str | None = None) 
             [[i, reasons[i], now] for i in ids],
             column_names=["id", "reason", "removed_at"],
         )
-        for sql, parameters in removal_statements(ids, minutes, cluster):
-            client.command(sql, parameters=parameters or None)
-        if minutes:
-            client.command(
-                "INSERT INTO mentions_1m SELECT * FROM mentions_1m_source "
-                "WHERE minute IN {m:Array(DateTime)}",
-                parameters={"m": minutes},
-            )
+        sql, parameters = removal_statements(ids, cluster)
+        client.command(sql, parameters=parameters or None)
+        rollup.rebuild(client, minutes, cluster)
         scrubbed = scrub_alert_samples(client, ids)
     except Exception as e:
         raise translate(e, "removing posts for compliance") from None

@@ -98,6 +98,7 @@ class SinkRunner:
             "insert_rows_per_s": 0.0,
             "offset_gaps": 0,
             "hole_retries": 0,
+            "rollup_rebuilt": 0,
         }
 
     # -- lifecycle ------------------------------------------------------------------------
@@ -328,6 +329,7 @@ class SinkRunner:
         self._producer.dead_letter(self.settings.kafka.dlq_topic, dead)
 
     def _count_written(self, result: FlushResult) -> None:
+        self.counters["rollup_rebuilt"] += result.rollup_rebuilt
         if not result.inserts:
             return  # a retried commit: its rows were counted when they were written
         metrics.sink_flushed(result.rows, result.inserts, result.elapsed_s)

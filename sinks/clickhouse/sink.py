@@ -9,6 +9,10 @@ A chunk ClickHouse refuses for good (not a failure that heals: a bad value, a bl
 many partitions) is split in halves and each half inserted, down to single rows: the rows it
 refuses alone come back in `FlushResult.refused` with ClickHouse's reason, the rest is written.
 Before, such a batch was retried for ever (or the sink exited and read it again on restart).
+
+A batch holding a copy of a stored post that differs in what the `mentions_1m` rollup counts
+marks the minutes involved before the insert and has them rebuilt after it (`sinks.rollup`),
+so that every query over the rollup agrees with `posts FINAL`.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from typing import Any
 
 from clickhouse_connect.driver.client import Client
 
-from sinks import rows
+from sinks import rollup, rows
 from sinks.base import FlushResult, Record, Sink, SinkError, SinkUnavailable
 from sinks.clickhouse.connection import connect, translate
 from veille import records
@@ -62,6 +66,9 @@ class ClickHouseSink(Sink):
         self._tables: dict[type, _Table] = {
             k.model: _Table(k.table, *rows.ROWS[k.table]) for k in records.STORED if k.table
         }
+        self._posts = self._tables[records.kind("enriched").model]
+        # rollup minutes may be pending a rebuild: left by a run that stopped after its insert
+        self._rebuild_due = True
 
     @property
     def client(self) -> Client:
@@ -94,20 +101,43 @@ class ClickHouseSink(Sink):
         started = time.perf_counter()
         result = FlushResult(rows={t.name: len(t.rows) for t in self._tables.values() if t.rows})
         self._drop_deleted(result)
+        self._mark_changed()
         for table in self._tables.values():
             while table.done < len(table.rows):
                 end = table.done + self.chunk_rows
                 self._insert(table, table.done, min(end, len(table.rows)), result)
                 table.done = min(end, len(table.rows))
+        if self._rebuild_due:
+            try:
+                result.rollup_rebuilt = rollup.rebuild_pending(self.client, self.settings.cluster)
+            except Exception as e:
+                raise translate(e, "rebuilding rollup minutes") from None
+            self._rebuild_due = False
         for table in self._tables.values():
             table.clear()
         result.elapsed_s = time.perf_counter() - started
         return result
 
+    def _mark_changed(self) -> None:
+        """Before the posts are inserted: mark the rollup minutes that copies differing from
+        stored ones would make wrong (`sinks.rollup`); the marks outlive a crash."""
+        table = self._posts
+        if not table.rows or table.done:
+            return
+        try:
+            minutes = rollup.changed_minutes(self.client, table.rows)
+            if minutes:
+                rollup.mark(self.client, minutes)
+        except Exception as e:
+            raise translate(e, "reading stored copies of the batch's posts") from None
+        if minutes:
+            logger.info("copies differing from stored ones: rollup minutes=%d", len(minutes))
+            self._rebuild_due = True
+
     def _drop_deleted(self, result: FlushResult) -> None:
         """Leave out the posts X compliance removed (`deleted_posts`): a replayed or redelivered
         copy must not bring a deleted post back."""
-        table = self._tables[records.kind("enriched").model]
+        table = self._posts
         if not table.rows or table.done:
             return
         ids = sorted({int(r.id) for r in table.records})

@@ -9,6 +9,7 @@ import pytest
 from factories import make_enriched
 
 from sinks import queries
+from sinks.base import SinkError
 from sinks.clickhouse import ClickHouseSink
 from sinks.migrate import available, migrate
 from veille.models import AccountSnapshot, Alert, DeadLetter, UsageSnapshot
@@ -134,6 +135,109 @@ def test_redelivered_batch_counts_once_in_posts_rollup_and_queries(
     )
     assert from_rollup == from_posts
     assert from_posts["Orbital Telecom"] == 20
+
+
+CHANGES: tuple[dict[str, Any], ...] = (
+    {"sentiment": "positive"},
+    {"entries": ("Nimbus Télécom",), "entry_kinds": ("competitor",)},
+    {"entries": (), "entry_kinds": ()},
+    {"topics": ("pricing",)},
+    {"lang": "fr"},
+)
+
+
+def _named_queries(client: Any) -> dict[str, list[list[Any]]]:
+    return {n: [list(r) for r in queries.run(client, n)[1]] for n in queries.available()}
+
+
+def _reference(clickhouse: ClickHouseSettings, chdb_dir: Any, last: list[Any]) -> Any:
+    """Every named query on a database of its own where the last copy of each post was written
+    once."""
+    ref = ClickHouseSink(
+        clickhouse.model_copy(update={"database": f"{clickhouse.database}_ref"}), chdb_dir
+    )
+    ref.start()
+    try:
+        for p in last:
+            ref.add(p)
+        ref.flush()
+        return _named_queries(ref.client)
+    finally:
+        ref.client.command(f"DROP DATABASE IF EXISTS `{clickhouse.database}_ref`")
+        ref.close()
+
+
+def test_copies_that_differ_count_as_the_stored_copy_in_every_query(
+    ch: Any, clickhouse: ClickHouseSettings, chdb_dir: Any
+) -> None:
+    """A second copy of a post that differs in what the rollup counts (sentiment, entries,
+    topics, language) replaces the first in every named query, as it does in `posts FINAL`:
+    within one batch, in a later batch, and across chunks."""
+    sink = _sink(ch, clickhouse, chunk_rows=7)
+    first = _posts(40)
+    for p in first:
+        sink.add(p)
+    sink.flush()
+    last = {p.id: p for p in first}
+    again = [p.model_copy(update=CHANGES[i % len(CHANGES)]) for i, p in enumerate(first[:25])]
+    # two copies of post 31 in one batch, both differing from the stored one: the last wins
+    again += [first[30].model_copy(update=CHANGES[0]), first[30].model_copy(update=CHANGES[2])]
+    for p in again:
+        sink.add(p)
+        last[p.id] = p
+    assert sink.flush().rollup_rebuilt > 0
+
+    assert ch.command("SELECT count() FROM posts FINAL") == 40
+    _, by_brand = queries.run(ch, "sentiment_by_brand")
+    stored = dict(
+        ch.query(
+            "SELECT entry, count() FROM posts FINAL ARRAY JOIN entries AS entry GROUP BY entry"
+        ).result_rows
+    )
+    assert {r[0]: r[2] for r in by_brand} == stored
+    for row in by_brand:  # posts = positive + neutral + negative, each post once
+        assert row[2] == row[3] + row[4] + row[5]
+    assert _named_queries(ch) == _reference(clickhouse, chdb_dir, list(last.values()))
+    assert ch.command("SELECT countIf(pending) FROM rollup_rebuilds FINAL") == 0
+
+
+def test_a_rebuild_cut_short_is_done_by_the_next_sink(
+    ch: Any, clickhouse: ClickHouseSettings, chdb_dir: Any
+) -> None:
+    """The sink stops after inserting differing copies and before rebuilding their minutes (a
+    crash): the next sink, given the same batch again, rebuilds them from the marks it finds."""
+    sink = _sink(ch, clickhouse)
+    first = _posts(12)
+    for p in first:
+        sink.add(p)
+    sink.flush()
+    changed = [p.model_copy(update={"sentiment": "positive"}) for p in first]
+
+    class CutShort:
+        def __init__(self, client: Any) -> None:
+            self._client = client
+
+        def command(self, sql: str, parameters: Any = None) -> Any:
+            if sql.startswith("DELETE FROM mentions_1m"):
+                raise RuntimeError("killed")
+            return self._client.command(sql, parameters=parameters)
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self._client, name)
+
+    crashing = ClickHouseSink(clickhouse, client=CutShort(ch))
+    crashing.start()
+    for p in changed:
+        crashing.add(p)
+    with pytest.raises(SinkError):
+        crashing.flush()
+    assert ch.command("SELECT countIf(pending) FROM rollup_rebuilds FINAL") > 0
+
+    restarted = _sink(ch, clickhouse)  # reads the same batch again: its copies are stored now
+    for p in changed:
+        restarted.add(p)
+    assert restarted.flush().rollup_rebuilt > 0
+    assert _named_queries(ch) == _reference(clickhouse, chdb_dir, changed)
 
 
 def test_every_named_query_runs_and_agrees_with_posts(
