@@ -3,7 +3,7 @@
 X's terms require such posts to leave storage within 24 hours. `check()` submits the ids of
 the stored X posts to X's batch compliance endpoint (a job: create, upload the ids, wait until
 complete, download the results) and `remove()` takes out each post X reports:
-- its row in `posts` (a lightweight DELETE),
+- its row in `posts` (a lightweight DELETE), and the dead letters whose payload holds it,
 - its contribution to the `mentions_1m` rollup: the minutes it belonged to are rebuilt from the
   remaining posts (`sinks.rollup.rebuild`),
 - and records the id and reason in `deleted_posts`.
@@ -105,18 +105,38 @@ def run_job(
     return out
 
 
+# A payload that holds a post: X's own (`"id":"..."` in `data` or in `includes.tweets`, where X
+# puts the posts a post quotes or answers) or veille's records, written the same way.
+_HOLDS_IDS = 'hasAny(extractAll(payload, \'"id": ?"([0-9]+)"\'), {ids})'
+
+
 def removal_statements(
     ids: Sequence[int], cluster: str | None = None
-) -> tuple[str, dict[str, Any]]:
-    """The DELETE of the posts, with its bound parameters.
+) -> list[tuple[str, dict[str, Any]]]:
+    """The DELETEs of the posts and of the dead letters whose payload holds one of them (the
+    post itself, or a copy X included beside another post), with their bound parameters.
 
-    On a cluster it is DDL sent to every server's local table, written with literal values:
+    On a cluster they are DDL sent to every server's local tables, written with literal values:
     the ids are integers read from ClickHouse, never text from outside.
     """
     if not cluster:
-        return "DELETE FROM posts WHERE id IN {ids:Array(UInt64)}", {"ids": list(ids)}
-    id_list = ", ".join(str(int(i)) for i in ids)
-    return f"DELETE FROM {local_name('posts')} ON CLUSTER `{cluster}` WHERE id IN ({id_list})", {}
+        return [
+            ("DELETE FROM posts WHERE id IN {ids:Array(UInt64)}", {"ids": list(ids)}),
+            (
+                "DELETE FROM dead_letters WHERE " + _HOLDS_IDS.format(ids="{ids:Array(String)}"),
+                {"ids": [str(i) for i in ids]},
+            ),
+        ]
+    on = f" ON CLUSTER `{cluster}`"
+    numbers = [str(int(i)) for i in ids]
+    strings = "[" + ", ".join(f"'{n}'" for n in numbers) + "]"
+    return [
+        (f"DELETE FROM {local_name('posts')}{on} WHERE id IN ({', '.join(numbers)})", {}),
+        (
+            f"DELETE FROM {local_name('dead_letters')}{on} WHERE " + _HOLDS_IDS.format(ids=strings),
+            {},
+        ),
+    ]
 
 
 def remove(client: Client, reasons: dict[int, str], cluster: str | None = None) -> int:
@@ -145,14 +165,21 @@ def remove(client: Client, reasons: dict[int, str], cluster: str | None = None) 
             [[i, reasons[i], now] for i in ids],
             column_names=["id", "reason", "removed_at"],
         )
-        sql, parameters = removal_statements(ids, cluster)
-        client.command(sql, parameters=parameters or None)
+        dead = int(
+            client.command(  # type: ignore[arg-type]
+                "SELECT count() FROM dead_letters WHERE "
+                + _HOLDS_IDS.format(ids="{ids:Array(String)}"),
+                parameters={"ids": [str(i) for i in ids]},
+            )
+        )
+        for sql, parameters in removal_statements(ids, cluster):
+            client.command(sql, parameters=parameters or None)
         rollup.rebuild(client, minutes, cluster)
         scrubbed = scrub_alert_samples(client, ids)
     except Exception as e:
         raise translate(e, "removing posts for compliance") from None
-    if scrubbed:
-        logger.info("compliance removed samples from alerts=%d", scrubbed)
+    if scrubbed or dead:
+        logger.info("compliance removed samples from alerts=%d dead_letters=%d", scrubbed, dead)
     logger.info("compliance removed posts=%d minutes_rebuilt=%d", present, len(minutes))
     return present
 

@@ -37,7 +37,7 @@ from sinks.clickhouse import ClickHouseSink
 from sinks.compliance import check
 from veille import xapi
 from veille.kafka import ensure_topics
-from veille.models import Alert, parse_stream_payload
+from veille.models import Alert, DeadLetter, parse_stream_payload
 from veille.settings import Settings, XSettings
 from veille.watch import compile_rules, load_watch, parse_watch
 
@@ -348,6 +348,12 @@ def test_compliance_removes_posts_from_every_query(ch: Any, clickhouse: Any) -> 
             data={"samples": samples, "posts": 30},
         )
     )
+    # dead letters: a post of its own, one that quotes a post to remove (X includes it), another
+    holding = b'{"data":{"id":"3001","text":"post 1"}}'
+    quoting = b'{"data":{"id":"9","text":"q"},"includes":{"tweets":[{"id": "3002","text":"x"}]}}'
+    other = b'{"data":{"id":"3020","text":"post 20"}}'
+    for n, payload in enumerate((holding, quoting, other)):
+        sink.add(DeadLetter(stage="process", source=f"kafka:{n}", reason="bad", payload=payload))
     sink.flush()
     with FakeX(TOKEN, compliance_polls=2) as fake:
         gone = {str(3000 + i): "deleted" for i in range(5)}
@@ -372,6 +378,9 @@ def test_compliance_removes_posts_from_every_query(ch: Any, clickhouse: Any) -> 
     # the alert's samples no longer quote the removed posts; what else it says is kept
     [(data,)] = ch.query("SELECT data FROM alerts FINAL").result_rows
     assert json.loads(data) == {"samples": [samples[2]], "posts": 30}
+    # and no dead letter holds them any more
+    left = ch.query("SELECT payload FROM dead_letters FINAL").result_rows
+    assert [r[0].encode() for r in left] == [other]
     # a replayed or redelivered copy of a removed post does not bring it back
     for i in (0, 10, 29):
         sink.add(make_enriched(3000 + i, f"post {i} #Orbital", topics=("outage",)))

@@ -362,21 +362,23 @@ def test_compliance_deletes_on_the_cluster_local_tables(ch: Any) -> None:
     from sinks.rollup import rebuild_statements
 
     minute = datetime(2026, 11, 26, 10, 5)
-    statements = [removal_statements([7, 3], cluster="veille")]
+    statements = removal_statements([7, 3], cluster="veille")
     statements += rebuild_statements([minute], cluster="veille")
     assert [sql.split(" WHERE")[0] for sql, _ in statements] == [
         "DELETE FROM posts_local ON CLUSTER `veille`",
+        "DELETE FROM dead_letters_local ON CLUSTER `veille`",
         "DELETE FROM mentions_1m_local ON CLUSTER `veille`",
         "INSERT INTO mentions_1m SELECT * FROM mentions_1m_source",
     ]
-    assert "id IN (7, 3)" in statements[0][0]
-    assert f"toDateTime({int(minute.replace(tzinfo=UTC).timestamp())})" in statements[1][0]
-    for sql, parameters in statements[:2]:  # real ClickHouse syntax, no parameter left unbound
+    assert "id IN (7, 3)" in statements[0][0] and "['7', '3']" in statements[1][0]
+    assert f"toDateTime({int(minute.replace(tzinfo=UTC).timestamp())})" in statements[2][0]
+    for sql, parameters in statements[:3]:  # real ClickHouse syntax, no parameter left unbound
         assert parameters == {} and "{" not in sql
         assert ch.command("SELECT formatQuery({q:String})", parameters={"q": sql})
-    assert statements[2][1] == {"m": [minute]}  # through the Distributed rollup, bound
+    assert statements[3][1] == {"m": [minute]}  # through the Distributed rollup, bound
     single = removal_statements([7])
-    assert single[0].startswith("DELETE FROM posts WHERE") and single[1] == {"ids": [7]}
+    assert single[0][0].startswith("DELETE FROM posts WHERE") and single[0][1] == {"ids": [7]}
+    assert single[1][1] == {"ids": ["7"]}
 
     class Stored(RecordingClient):
         def command(self, sql: str, parameters: Any = None) -> str:
@@ -385,5 +387,9 @@ def test_compliance_deletes_on_the_cluster_local_tables(ch: Any) -> None:
 
     client = Stored()
     assert remove(client, {3: "deleted"}, cluster="veille") == 1  # type: ignore[arg-type]
-    assert client.commands[1].startswith("DELETE FROM posts_local ON CLUSTER `veille`")
+    deletes = [c.split(" WHERE")[0] for c in client.commands if c.startswith("DELETE")]
+    assert deletes[:2] == [
+        "DELETE FROM posts_local ON CLUSTER `veille`",
+        "DELETE FROM dead_letters_local ON CLUSTER `veille`",
+    ]
     assert [t for t, _ in client.inserts] == ["deleted_posts"]
