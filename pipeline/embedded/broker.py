@@ -148,6 +148,11 @@ class LocalBroker:
         """The broker process's id while it runs (for whoever measures it), else None."""
         return self._proc.pid if self._proc is not None and self._proc.poll() is None else None
 
+    @property
+    def storage_pid(self) -> int | None:
+        """The S3 server's process id while it runs (durable storage only), else None."""
+        return self._s3.pid if self._s3 is not None else None
+
     def alive(self) -> bool:
         broker = self._proc is not None and self._proc.poll() is None
         return broker and (self._s3 is None or self._s3.alive())

@@ -12,6 +12,7 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 
 from pipeline.embedded import LocalBroker
 from pipeline.embedded.retention import META_LOG_DIR, META_LOG_KEEP_S, Batch, expendable, rewound
+from pipeline.embedded.seaweed import filer_store, write_filer_config
 from veille.kafka import ensure_topics
 from veille.settings import KafkaSettings
 
@@ -71,6 +72,24 @@ def _read(bootstrap: str, topic: str, group: str, commit_after: int | None = Non
     return seen
 
 
+def test_the_filer_store_is_the_small_one_unless_a_directory_has_the_default(
+    tmp_path: Path,
+) -> None:
+    fresh = tmp_path / "fresh"
+    fresh.mkdir()
+    assert write_filer_config(fresh) == "leveldb3"
+    toml = (fresh / "filer.toml").read_text()
+    assert "[leveldb3]\nenabled = true\n" in toml and "[leveldb2]\nenabled = false\n" in toml
+    assert f'dir = "{fresh / "filerldb3"}"' in toml
+    # a directory an earlier version filled keeps SeaweedFS's default store: its topics are there
+    earlier = tmp_path / "earlier"
+    (earlier / "filerldb2").mkdir(parents=True)
+    assert write_filer_config(earlier) == "leveldb2"
+    assert "[leveldb2]\nenabled = true\n" in (earlier / "filer.toml").read_text()
+    (earlier / "filerldb3").mkdir()
+    assert filer_store(earlier) == "leveldb3"
+
+
 @pytest.mark.integration
 def test_durable_broker_survives_sigkill_repairs_offsets_and_retention_frees(
     tmp_path: Path,
@@ -91,6 +110,8 @@ def test_durable_broker_survives_sigkill_repairs_offsets_and_retention_frees(
     broker = LocalBroker(data_dir=data, log_file=tmp_path / "broker.log")
     with broker:
         bs = broker.bootstrap_servers
+        # the filer kept its metadata in the small store, which it found again after the kill
+        assert (data / "s3" / "filerldb3").is_dir() and not (data / "s3" / "filerldb2").exists()
         # every record survived; the group resumes at its committed offset, none skipped
         assert sorted(_read(bs, topic, "fresh"), key=lambda v: int(v[1:])) == [
             f"v{i}" for i in range(300)
