@@ -25,6 +25,12 @@ once. A
 worker that cannot acknowledge a batch exits on purpose (code 75) so that its batch is read
 again; ingest resumes after what Kafka acknowledged. The counters of a stage's earlier runs are
 carried into its status, so that its figures span the whole run.
+
+The embedded broker is watched too: when Tansu or its S3 server dies, both are started again on
+the same port and the same data, with the same backoff and crash-loop rule. The stages keep
+running through it: their producers (idempotent) deliver what they held once the broker is
+back, without duplicates, and their consumers find their groups again (docs/reliability.md, "A
+broker restart"). An in-memory broker that dies ends the run: what it held is gone.
 """
 
 from __future__ import annotations
@@ -145,6 +151,9 @@ class Pipeline:
         self.spawns: dict[str, int] = {}
         self._starting: set[str] = set()  # stages being started again
         self._env: dict[str, str] = {}
+        self.broker_started = 0.0
+        self._broker_died_at: float | None = None
+        self._broker_quick_deaths = 0
 
     # -- start ----------------------------------------------------------------------------
 
@@ -156,6 +165,8 @@ class Pipeline:
         env = dict(os.environ)
         if not k.bootstrap_servers:
             self.broker = self._local_broker().start()
+            self.broker_started = time.monotonic()
+            self.spawns["broker"] = 1
             env.update(self.broker.client_env(env))
             k = k.model_copy(update={"bootstrap_servers": self.broker.bootstrap_servers})
             self.settings.kafka = k
@@ -180,10 +191,11 @@ class Pipeline:
         self.started_at = time.monotonic()
         self._spawn("ingest", self.options.source.to_argv())
 
-    def _local_broker(self) -> LocalBroker:
+    def _local_broker(self, port: int | None = None) -> LocalBroker:
         b = self.settings.broker
         durable = b.storage == "s3"
         return LocalBroker(
+            port=port,
             log_file=self.run_dir / "broker.log",
             rotation=self.rotation,
             data_dir=self.settings.veille.data_dir / "broker" if durable else None,
@@ -283,9 +295,46 @@ class Pipeline:
         st = self.stages.get(name)
         return st is not None and st.proc.poll() == 0
 
+    def check_broker(self) -> None:
+        """Start the embedded broker again, on the same port and data, when it died (module
+        docstring); raise `PipelineError` when it is in memory or died too often."""
+        b = self.broker
+        if b is None or b.alive():
+            return
+        if not b.durable:
+            raise PipelineError(
+                "the local broker (in memory) stopped: what it held is gone; start veille up again"
+            )
+        now = time.monotonic()
+        if self._broker_died_at is None:
+            self._broker_died_at = now
+            quick = now - self.broker_started < STABLE_S
+            self._broker_quick_deaths = self._broker_quick_deaths + 1 if quick else 0
+            if self._broker_quick_deaths > MAX_RESTARTS:
+                raise PipelineError(
+                    f"the local broker died {self._broker_quick_deaths} times in a row; "
+                    f"see {self.run_dir / 'broker.log'} and {self.run_dir / 's3.log'}"
+                )
+            logger.warning("the local broker stopped; starting it again on port %s", b.port)
+            b.stop()  # what is left of it: Tansu or its S3 server
+        backoff = RESTART_BACKOFF_S[min(self._broker_quick_deaths, MAX_RESTARTS - 1)]
+        if now - self._broker_died_at < backoff:
+            return
+        try:
+            self.broker = self._local_broker(port=b.port).start()
+        except Exception as e:  # counted as a quick death, and tried again
+            logger.warning("the local broker did not start again: %s", e)
+            self.broker_started, self._broker_died_at = time.monotonic(), None
+            self.broker = b
+            return
+        self.broker_started, self._broker_died_at = time.monotonic(), None
+        self.spawns["broker"] = self.spawns.get("broker", 1) + 1
+
     def check(self) -> None:
-        """Start again each stage that died (other than an ingest whose source ended), after its
-        backoff; raise `PipelineError` for one that died too often (module docstring)."""
+        """Start again the broker or each stage that died (other than an ingest whose source
+        ended), after its backoff; raise `PipelineError` for one that died too often (module
+        docstring)."""
+        self.check_broker()
         for name, st in list(self.stages.items()):
             if st.alive() or (name == "ingest" and self.finished(name)) or name in self._starting:
                 continue

@@ -4,10 +4,13 @@ One run of `veille up`'s `Pipeline` as a user leaves it running (each stage its 
 durable local broker, chDB), fed by a replay file whose every line is known: `posts` good X
 payloads of the synthetic generator and, mixed in at seeded places, `bad` lines of every kind
 the entry point refuses (cut JSON, not JSON, a post without its time, a post from year 1, a
-JSON nested beyond reason). While the file is replayed over about `minutes`, a fault is drawn
-every 10 to 30 s (seeded): SIGKILL of a random stage (ingest, a Faust worker, the sink), each
-started again by the supervisor (only a stage that has run 20 s is killed: sooner, repeated
-kills would be a crash loop, which the supervisor stops after a few). At the end, after the drain:
+JSON nested beyond reason), and, for 1 % of the posts, a later copy carrying another rule tag
+(as a gap fill's copy does), which enriched may name other entries or topics than the first.
+While the file is replayed over about `minutes`, a fault is drawn every 10 to 30 s (seeded):
+SIGKILL of a random stage (ingest, a Faust worker, the sink) or of the broker (Tansu and its S3
+server), each started again by the supervisor (only what has run 20 s is killed: sooner,
+repeated kills would be a crash loop, which the supervisor stops after a few). At the end,
+after the drain:
 
 - every good post is stored exactly once: `posts FINAL` holds exactly the good ids;
 - every bad line is a dead letter of the ingest stage with its reason (`dead_letters`);
@@ -55,7 +58,42 @@ __all__ = ["BenchError", "ChaosOptions", "run"]
 NOT_FROM_POSTS = {"alerts", "audience_growth", "x_usage"}
 """Named queries reading tables the posts do not feed."""
 
-TARGETS = ("ingest", "process", "process-2", "sink")
+TARGETS = ("ingest", "process", "process-2", "sink", "broker")
+
+
+def _running_since(p: WarmPipeline, name: str) -> float:
+    """Seconds `name` (a stage, or `broker`: Tansu and its S3 server) has run; -1 when not."""
+    if name == "broker":
+        b = p.broker
+        return time.monotonic() - p.broker_started if b is not None and b.alive() else -1.0
+    st = p.stages.get(name)
+    return time.monotonic() - st.started if st is not None and st.alive() else -1.0
+
+
+def _kill(p: WarmPipeline, name: str) -> int:
+    """SIGKILL `name` (for the broker, Tansu and its S3 server); the pid killed first."""
+    if name == "broker":
+        assert p.broker is not None
+        pids = [p.broker.pid, p.broker.storage_pid]
+    else:
+        pids = [p.stages[name].proc.pid]
+    for pid in pids:
+        if pid is not None:
+            os.kill(pid, signal.SIGKILL)
+    return pids[0] or 0
+
+
+def _recovered(p: WarmPipeline, f: dict[str, Any]) -> bool:
+    """The killed stage (or broker) runs again as a new process; a worker or the sink says so
+    in its status."""
+    if f["stage"] == "broker":
+        b = p.broker
+        return b is not None and b.alive() and b.pid != f["pid"]
+    st = p.stages[f["stage"]]
+    if not st.alive() or st.proc.pid == f["pid"]:
+        return False
+    return f["stage"] == "ingest" or st.status().get("state") == "running"
+
 
 BAD_LINES: tuple[Callable[[int], bytes], ...] = (
     lambda i: b'{"data": {"id": "' + str(i).encode() + b'", "text": "cut',
@@ -86,10 +124,16 @@ class ChaosOptions:
     bad: int | None = None  # None: 1 % of the posts
     out: Path = Path("chaos")
     data_dir: Path | None = None
+    targets: tuple[str, ...] = TARGETS  # what may be killed
 
     def validate(self) -> None:
         if self.minutes <= 0:
             raise ValueError("--minutes must be positive")
+        unknown = sorted(set(self.targets) - set(TARGETS))
+        if unknown or not self.targets:
+            raise ValueError(
+                f"--targets: {', '.join(unknown) or 'none'} not among {', '.join(TARGETS)}"
+            )
         check_data_dir(self.data_dir)
 
     def counts(self) -> tuple[int, int]:
@@ -97,18 +141,37 @@ class ChaosOptions:
         return posts, self.bad if self.bad is not None else max(1, posts // 100)
 
 
-def write_input(path: Path, posts: int, bad: int, seed: int) -> tuple[set[str], int, float]:
-    """The replay file: good synthetic payloads with `bad` lines at seeded places. Returns the
-    good ids, the bad lines written, and the post-time span in seconds."""
+def _differing_copy(payload: bytes, tag: str) -> bytes:
+    """`payload` again as a gap fill would bring it: the one rule tag its search matched."""
+    from ingest.synthetic.population import rule_item
+
+    item = json.loads(payload)
+    item["matching_rules"] = [json.loads(rule_item(tag))]
+    return json.dumps(item, ensure_ascii=False).encode()
+
+
+def write_input(path: Path, posts: int, bad: int, seed: int) -> tuple[set[str], int, int, float]:
+    """The replay file: good synthetic payloads, with `bad` lines at seeded places and, for 1 %
+    of the posts, a later copy carrying another rule tag (as a gap fill's copy does: enriched, it
+    may name other entries or topics than the first). Returns the good ids, the bad lines and the
+    differing copies written, and the post-time span in seconds."""
     from ingest.synthetic import SyntheticSource
     from veille.watch import load_watch
+    from veille.watch.rules import rule_tag
 
     start = datetime(2026, 11, 20, 8, tzinfo=UTC)
+    watch = load_watch()
     good = SyntheticSource(
-        load_watch(), rate=None, seed=seed, count=posts, start_time=start, volume=30.0
+        watch, rate=None, seed=seed, count=posts, start_time=start, volume=30.0
     ).generate(posts)
+    tags = [rule_tag(kind, e.name) for kind, e in watch.entries()]
+    tags += [rule_tag("topic", t) for t in watch.topics]
     rng = random.Random(seed)
     lines = list(good)
+    changed = max(1, posts // 100)
+    for n in sorted(rng.sample(range(len(good)), changed), reverse=True):
+        copy = _differing_copy(good[n], rng.choice(tags))
+        lines.insert(rng.randrange(n + 1, len(good) + 1), copy)
     for n in range(bad):
         lines.insert(rng.randrange(len(lines) + 1), BAD_LINES[n % len(BAD_LINES)](10**9 + n))
     path.write_bytes(b"\n".join(lines) + b"\n")
@@ -117,7 +180,7 @@ def write_input(path: Path, posts: int, bad: int, seed: int) -> tuple[set[str], 
         datetime.fromisoformat(t.replace("Z", "+00:00")) for t in (min(times), max(times))
     )
     ids = {json.loads(p)["data"]["id"] for p in good}
-    return ids, bad, max((last - first).total_seconds(), 1.0)
+    return ids, bad, changed, max((last - first).total_seconds(), 1.0)
 
 
 class Copies:
@@ -249,7 +312,7 @@ def run(
     data_dir, temporary = run_data_dir(options.data_dir, "veille-chaos-")
     posts, bad = options.counts()
     stream = data_dir / "chaos-input.ndjson"
-    good, bad, span_s = write_input(stream, posts, bad, options.seed)
+    good, bad, changed, span_s = write_input(stream, posts, bad, options.seed)
     s = own_stack(base, data_dir)
     env = OWN_STACK_ENV
     speed = max(span_s / (options.minutes * 60), 1.0)
@@ -262,8 +325,8 @@ def run(
     p = WarmPipeline(s, up, None)
     copies_reader: Copies | None = None
     progress(
-        f"{posts} posts and {bad} bad lines replayed over ~{options.minutes:g} min; "
-        f"a stage killed every 10-30 s (seed {options.seed})"
+        f"{posts} posts, {changed} differing copies and {bad} bad lines replayed over "
+        f"~{options.minutes:g} min; a stage killed every 10-30 s (seed {options.seed})"
     )
     try:
         with environ(env):
@@ -278,30 +341,25 @@ def run(
                     nonlocal next_fault
                     now = time.monotonic()
                     for f in list(pending):  # recovered: its new process runs
-                        st = p.stages[f["stage"]]
-                        if st.alive() and st.proc.pid != f["pid"]:
-                            if st.status().get("state") == "running" or f["stage"] == "ingest":
-                                f["recovered_s"] = round(now - f["at_mono"], 2)
-                                pending.remove(f)
+                        if _recovered(p, f):
+                            f["recovered_s"] = round(now - f["at_mono"], 2)
+                            pending.remove(f)
                     if now < next_fault or p.finished("ingest"):
                         return
                     next_fault = now + rng.uniform(10, 30)
-                    # a stage that runs (for STABLE_S at least: a kill sooner would be a crash
-                    # loop to the supervisor, which ends the run after a few)
-                    up = [n for n in TARGETS if n in p.stages and p.stages[n].alive()]
-                    up = [n for n in up if now - p.stages[n].started >= STABLE_S]
+                    # a stage (or the broker) that runs, for STABLE_S at least: a kill sooner
+                    # would be a crash loop to the supervisor, which ends the run after a few
+                    up = [n for n in options.targets if _running_since(p, n) >= STABLE_S]
                     if not up:
                         return
                     name = rng.choice(up)
-                    st = p.stages[name]
                     f = {
                         "kind": "sigkill",
                         "stage": name,
-                        "pid": st.proc.pid,
                         "t_s": round(now - t0, 1),
                         "at_mono": now,
                     }
-                    os.kill(st.proc.pid, signal.SIGKILL)
+                    f["pid"] = _kill(p, name)
                     faults.append(f)
                     pending.append(f)
                     progress(f"{f['t_s']:.0f} s: SIGKILL {name} (pid {f['pid']})")
@@ -312,6 +370,8 @@ def run(
                 progress(f"drained: {drained}; reading the enriched copies")
                 copies = copies_reader.finish()
                 alive = {n: st.alive() for n, st in p.stages.items() if n != "ingest"}
+                if p.broker is not None:
+                    alive["broker"] = p.broker.alive()
                 summary = p.summary()
                 p.stop()
             except BaseException as e:
@@ -331,8 +391,10 @@ def run(
     result: dict[str, Any] = {
         "minutes": options.minutes,
         "seed": options.seed,
+        "targets": list(options.targets),
         "posts": posts,
         "bad_lines": bad,
+        "differing_copies": changed,
         "faults": faults,
         "faults_total": len(faults),
         "recovered": sum(1 for f in faults if "recovered_s" in f),

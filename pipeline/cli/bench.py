@@ -153,10 +153,18 @@ def bench_chaos(
         int | None, typer.Option(help="bad lines mixed in [default: 1 % of the posts]")
     ] = None,
     out: Annotated[Path, typer.Option(help="folder for chaos.json")] = Path("chaos"),
+    targets: Annotated[
+        str,
+        typer.Option(
+            help="what may be killed, comma-separated: ingest, process, process-2, sink, broker "
+            "[default: all]"
+        ),
+    ] = "",
     data_dir: DataDirOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """The whole pipeline under a seeded schedule of faults (a stage SIGKILLed every 10-30 s),
+    """The whole pipeline under a seeded schedule of faults (a stage or the broker SIGKILLed
+    every 10-30 s),
     against ground truth: every good post stored once, every bad line a dead letter with its
     reason, every named query equal to a clean single write, no stage left stopped.
 
@@ -168,7 +176,13 @@ def bench_chaos(
     from pipeline.cli.common import err_console
 
     options = chaos.ChaosOptions(
-        minutes=minutes, seed=seed, posts=posts, bad=bad, out=out, data_dir=data_dir
+        minutes=minutes,
+        seed=seed,
+        posts=posts,
+        bad=bad,
+        out=out,
+        data_dir=data_dir,
+        targets=tuple(t.strip() for t in targets.split(",") if t.strip()) or chaos.TARGETS,
     )
     with _sigterm_interrupts(), errors(ValueError, chaos.BenchError):
         result = chaos.run(
@@ -243,6 +257,7 @@ def bench_soak(
         "RSS warm (MB)",
         "RSS end (MB)",
         "slope (MB/min)",
+        "anon. slope (MB/min)",
         "CPU %",
         title=(
             f"veille bench soak: {result['rate']:g} posts/s for {result['minutes']:g} min, "
@@ -258,6 +273,7 @@ def bench_soak(
             str(f["rss_warm_mb"]),
             str(f["rss_end_mb"]),
             str(f["slope_mb_per_min"]),
+            str(f["anon_slope_mb_per_min"]),
             "" if f.get("cpu_pct") is None else str(f["cpu_pct"]),
         )
     lat = result["latency_s"]
@@ -277,6 +293,7 @@ def _tree_row(result: dict[str, Any]) -> dict[str, Any]:
         "rss_warm_mb": result["tree_rss_warm_mb"],
         "rss_end_mb": result["tree_rss_end_mb"],
         "slope_mb_per_min": result["tree_slope_mb_per_min"],
+        "anon_slope_mb_per_min": result["tree_anon_slope_mb_per_min"],
     }
 
 
