@@ -12,7 +12,10 @@ the consumer groups are stable), then a clean drain and stop. Meanwhile, every `
 - the ingested and written counts from the stages' status files.
 
 Reported: per process and for the whole tree (the sum of RSS; shared pages count once per
-process) the least-squares slope of RSS in MB/min over the samples after the warm-up, RSS at
+process) the least-squares slope of RSS in MB/min over the samples after the warm-up (and of
+its anonymous part, `RssAnon`: what the processes allocated, without the pages of mapped files
+such as their executables, which the kernel reads in as code runs and may drop; and the tree's
+over the second half of the steady run), RSS at
 the end of the warm-up and at the end, CPU share after the warm-up; stored vs ingested after
 the drain; restarts (a stage started again by the supervisor, or a name seen with a second
 pid); latency quantiles (stored_at - received_at, `e2e.latency_figures`) over every post and
@@ -92,6 +95,7 @@ class Sample:
     pid: int
     rss_mb: float
     cpu_s: float | None
+    anon_mb: float | None = None  # RssAnon: what the process allocated, not mapped files
 
 
 @dataclass
@@ -129,7 +133,17 @@ class TreeSampler:
                 name = f"{name}#{pid}"
             taken.add(name)
             self.pids_seen.setdefault(name, set()).add(pid)
-            self.samples.append(Sample(t_s, name, pid, round(kb * 1024 / 1e6, 2), cpu_seconds(pid)))
+            anon = status_kb(pid, "RssAnon")
+            self.samples.append(
+                Sample(
+                    t_s,
+                    name,
+                    pid,
+                    round(kb * 1024 / 1e6, 2),
+                    cpu_seconds(pid),
+                    None if anon is None else round(anon * 1024 / 1e6, 2),
+                )
+            )
 
 
 def slope_mb_per_min(points: list[tuple[float, float]]) -> float | None:
@@ -148,8 +162,10 @@ def memory_figures(samples: list[Sample], warmup_s: float, until_s: float) -> di
     names = sorted({s.name for s in samples})
     per: dict[str, Any] = {}
     totals: dict[float, float] = {}
+    anon_totals: dict[float, float] = {}
     for s in samples:
         totals[s.t_s] = totals.get(s.t_s, 0.0) + s.rss_mb
+        anon_totals[s.t_s] = anon_totals.get(s.t_s, 0.0) + (s.anon_mb or 0.0)
     for name in names:
         mine = [s for s in samples if s.name == name]
         after = [s for s in mine if s.t_s >= warmup_s] or mine[-1:]
@@ -160,15 +176,27 @@ def memory_figures(samples: list[Sample], warmup_s: float, until_s: float) -> di
             "rss_end_mb": mine[-1].rss_mb,
             "rss_peak_mb": max(s.rss_mb for s in mine),
             "slope_mb_per_min": slope_mb_per_min([(s.t_s, s.rss_mb) for s in after]),
+            "anon_slope_mb_per_min": slope_mb_per_min(
+                [(s.t_s, s.anon_mb) for s in after if s.anon_mb is not None]
+            ),
             "cpu_pct": round(100 * (cpu[-1][1] - cpu[0][1]) / span, 1) if span > 0 else None,
         }
     tree_after = [(t, mb) for t, mb in sorted(totals.items()) if t >= warmup_s]
+    half = (warmup_s + until_s) / 2
     return {
         "processes": per,
         "tree_rss_warm_mb": round(tree_after[0][1], 1) if tree_after else None,
         "tree_rss_end_mb": round(max(totals.items())[1], 1) if totals else None,
         "tree_rss_peak_mb": round(max(totals.values()), 1) if totals else None,
         "tree_slope_mb_per_min": slope_mb_per_min(tree_after),
+        # the same over the second half of the steady run: a cache that fills for longer than
+        # the warm-up shows in the first figure and not in this one
+        "tree_slope_second_half_mb_per_min": slope_mb_per_min(
+            [(t, mb) for t, mb in tree_after if t >= half]
+        ),
+        "tree_anon_slope_mb_per_min": slope_mb_per_min(
+            [(t, mb) for t, mb in sorted(anon_totals.items()) if t >= warmup_s]
+        ),
     }
 
 
@@ -196,9 +224,12 @@ def write_outputs(out: Path, result: dict[str, Any], sampler: TreeSampler) -> di
     paths = {"samples": out / "samples.csv", "figures": out / "soak.json", "plot": out / "rss.svg"}
     with paths["samples"].open("w", newline="") as f:
         w = csv.writer(f)
-        w.writerow(["t_s", "process", "pid", "rss_mb", "cpu_s"])
+        w.writerow(["t_s", "process", "pid", "rss_mb", "cpu_s", "anon_mb"])
         for s in sampler.samples:
-            w.writerow([s.t_s, s.name, s.pid, s.rss_mb, "" if s.cpu_s is None else s.cpu_s])
+            w.writerow(
+                [s.t_s, s.name, s.pid, s.rss_mb]
+                + ["" if v is None else v for v in (s.cpu_s, s.anon_mb)]
+            )
     title = (
         f"veille bench soak: RSS per process, {result['rate']:g} posts/s, "
         f"{result['minutes']:g} min ({result['date']})"

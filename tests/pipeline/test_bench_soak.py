@@ -25,6 +25,8 @@ REQUIRED = {
     "processes_sampled",
     "processes",
     "tree_slope_mb_per_min",
+    "tree_anon_slope_mb_per_min",
+    "tree_slope_second_half_mb_per_min",
     "tree_rss_end_mb",
     "flat",
     "latency_s",
@@ -58,6 +60,7 @@ def test_bench_soak_json_contract_every_process_sampled_every_post_stored(
     assert sampled == r["processes"].keys() == r["restarts"].keys()
     for name, f in r["processes"].items():
         assert f["rss_end_mb"] > 0 and f["slope_mb_per_min"] is not None, name
+        assert f["anon_slope_mb_per_min"] is not None, name
     tree_end = sum(f["rss_end_mb"] for f in r["processes"].values())
     assert r["tree_rss_end_mb"] == pytest.approx(tree_end, abs=0.5)
     lat = r["latency_s"]
@@ -70,6 +73,7 @@ def test_bench_soak_json_contract_every_process_sampled_every_post_stored(
     with files["samples"].open() as f:
         rows = list(csv.DictReader(f))
     assert {row["process"] for row in rows} == sampled
+    assert all(0 < float(row["anon_mb"]) < float(row["rss_mb"]) for row in rows)
     svg = ET.fromstring(files["plot"].read_text())
     assert svg.tag == "{http://www.w3.org/2000/svg}svg"
     assert "broker" in files["plot"].read_text()
