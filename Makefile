@@ -51,7 +51,7 @@ test: setup chromium docker-compose
 	$(BIN)/python -m pytest
 
 # The fault tests alone (also part of `make test`): a Faust worker and a sink killed with SIGKILL,
-# ClickHouse away for 60 s, 10,000 fuzzed bad records. docs/reliability.md says what each proves.
+# ClickHouse away for 25 s, 10,000 fuzzed bad records. docs/reliability.md says what each proves.
 faults: setup
 	$(BIN)/python -m pytest tests/faults
 
