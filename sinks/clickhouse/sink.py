@@ -150,9 +150,12 @@ class ClickHouseSink(Sink):
                 ).result_rows
             }
         except Exception as e:
-            # ClickHouse away: the insert that follows fails the same way and is retried; were it
-            # to pass, the next compliance run (which checks every stored post) removes again
-            logger.warning("could not read deleted_posts (%s); batch inserted unchecked", e)
+            error = translate(e, "reading deleted_posts")
+            if isinstance(error, SinkUnavailable):  # ClickHouse away: the batch is retried
+                raise error from None
+            # were a copy inserted, the next compliance run (which checks every stored post)
+            # removes it again
+            logger.warning("could not read deleted_posts (%s); batch inserted unchecked", error)
             return
         if not deleted:
             return

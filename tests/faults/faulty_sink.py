@@ -7,12 +7,14 @@ Runs the real `veille sink` command (same runner, same writer, same chDB), excep
 client the writer connects with is wrapped. The test steers it with files in CONTROL_DIR:
 
 - `down`: while it exists, every call raises clickhouse-connect's `OperationalError`, as when
-  the server is unreachable. If `down` contains `ambiguous`, the first refused insert is carried
-  out before raising (the insert reached ClickHouse but its answer was lost).
+  the server is unreachable. If `down` contains `ambiguous`, ClickHouse goes away during the
+  next insert: the calls before it still pass, and that insert is carried out before raising
+  (it reached ClickHouse but its answer was lost).
 - `hold`: after each insert into `posts`, sleep that many seconds (seconds in the file) before
   returning, so a test can kill the sink after an insert and before its offsets are committed.
 
-Every insert is logged to CONTROL_DIR/inserts.log: `<monotonic time> ok|refused <table> <rows>`.
+Every insert is logged to CONTROL_DIR/inserts.log: `<monotonic time> ok|refused <table> <rows>`,
+and every other call refused, as `<monotonic time> refused query 0`.
 """
 
 from __future__ import annotations
@@ -60,7 +62,11 @@ class FaultyClient:
 
     def __getattr__(self, name: str) -> Any:
         attr = getattr(self._client, name)
-        if callable(attr) and name in ("command", "query") and self._down() is not None:
+        down = self._down()
+        if callable(attr) and name in ("command", "query") and down is not None:
+            if "ambiguous" in down and not self._ambiguous_done:
+                return attr  # ClickHouse goes away during the next insert
+            self._log("refused", "query", 0)
             raise OperationalError("Error HTTPConnectionPool: Connection refused (fault injected)")
         return attr
 

@@ -2,8 +2,9 @@
 stays up, and once ClickHouse is back writes the backlog, each post once.
 
 The outage is the sink's own client refusing every call (faulty_sink.py), and its first refused
-insert is one that reached ClickHouse before failing (an answer lost on the way back): the
-retry inserts that batch a second time."""
+call is an insert that reached ClickHouse before failing (an answer lost on the way back): the
+retry inserts that batch a second time. Each later retry stops at its first refused call (the
+sink reads ClickHouse before it inserts a batch)."""
 
 from __future__ import annotations
 
@@ -50,7 +51,8 @@ def test_clickhouse_down_25s_sink_backs_off_then_catches_up(
         run.finish()
         retries = sink.status()["retries"]
 
-    # backoff: each retry waited at least the doubled delay, up to the maximum it reached
+    # backoff: each retry waited at least the doubled delay, up to the maximum it reached; each
+    # attempt is one refused call
     refused = [at for at, outcome, _, _ in insert_log(control) if outcome == "refused"]
     assert retries == len(refused) >= 5
     assert status["backoff_s"] == RETRY_MAX_S

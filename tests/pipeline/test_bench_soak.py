@@ -44,7 +44,7 @@ def test_bench_soak_json_contract_every_process_sampled_every_post_stored(
     proc = run_veille(
         "bench",
         "soak",
-        *("--minutes", "0.6", "--rate", "40", "--warmup-minutes", "0.2", "--interval", "2"),
+        *("--minutes", "0.4", "--rate", "40", "--warmup-minutes", "0.1", "--interval", "2"),
         *("--out", str(out), "--json"),
         timeout=150,
     )
