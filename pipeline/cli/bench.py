@@ -210,7 +210,7 @@ def bench_soak(
         float | None,
         typer.Option(
             help="minutes left out of the memory figures (start-up, caches filling) "
-            "[default: 5, or a third of --minutes when less]"
+            "[default: 10, or a third of --minutes when less]"
         ),
     ] = None,
     interval: Annotated[float, typer.Option(help="seconds between two memory samples")] = 5.0,
