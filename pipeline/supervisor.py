@@ -28,9 +28,10 @@ carried into its status, so that its figures span the whole run.
 
 The embedded broker is watched too: when Tansu or its S3 server dies, both are started again on
 the same port and the same data, with the same backoff and crash-loop rule. The stages keep
-running through it: their producers (idempotent) deliver what they held once the broker is
-back, without duplicates, and their consumers find their groups again (docs/reliability.md, "A
-broker restart"). An in-memory broker that dies ends the run: what it held is gone.
+running through it: their producers (not idempotent on this broker: docs/local-broker.md)
+deliver what they held once the broker is back, and their consumers find their groups again
+(docs/reliability.md, "A broker restart"). An in-memory broker that dies ends the run: what it
+held is gone.
 """
 
 from __future__ import annotations

@@ -366,14 +366,19 @@ class SinkRunner:
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         for p in partitions:  # read from wherever the group committed: nothing expected yet
             self._next.pop((p.topic, p.partition), None)
+        # librdkafka keeps a partition paused through a rebalance: one paused for an outage
+        # and given back (the buffer was dropped meanwhile) would never be read again
+        consumer.resume(partitions)
         self.status.set_state("running", **self.counters)
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         if self._offsets and not self._flush_and_commit():
             self._drop()
+        consumer.resume(partitions)
 
     def _on_lost(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         self._drop()
+        consumer.resume(partitions)
 
     def _drop(self) -> None:
         """Forget the buffer: its partitions go to another owner, which re-reads them."""

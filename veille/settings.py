@@ -56,6 +56,13 @@ class KafkaSettings(BaseSettings):
     session_timeout_ms: int = Field(6000, ge=1000)
     compression: Literal["none", "gzip", "lz4", "zstd", "snappy"] = "lz4"
     linger_ms: int = Field(20, ge=0)
+    idempotence: bool = Field(
+        True,
+        description="idempotent producers (librdkafka's enable.idempotence); off, a producer "
+        "keeps one request in flight so that a retry keeps the order, and a retry after a "
+        "broker crash may store a record twice (storage is idempotent). The durable local "
+        "broker turns it off: docs/local-broker.md says why",
+    )
     message_max_bytes: int = Field(
         1_000_000,
         ge=10_000,
@@ -94,12 +101,18 @@ class KafkaSettings(BaseSettings):
         return conf
 
     def producer_config(self, client_id: str) -> dict[str, Any]:
-        """librdkafka configuration of a durable producer: acks=all, idempotence, compression."""
+        """librdkafka configuration of a durable producer: acks=all, idempotence (or one
+        request in flight, see `idempotence`), compression."""
+        order: dict[str, Any] = (
+            {"enable.idempotence": True}
+            if self.idempotence
+            else {"enable.idempotence": False, "max.in.flight.requests.per.connection": 1}
+        )
         return {
             "bootstrap.servers": self.servers,
             "client.id": client_id,
             "acks": "all",
-            "enable.idempotence": True,
+            **order,
             "compression.type": self.compression,
             "linger.ms": self.linger_ms,
             "batch.num.messages": 10_000,

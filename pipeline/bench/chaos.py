@@ -6,14 +6,22 @@ payloads of the synthetic generator and, mixed in at seeded places, `bad` lines 
 the entry point refuses (cut JSON, not JSON, a post without its time, a post from year 1, a
 JSON nested beyond reason), and, for 1 % of the posts, a later copy carrying another rule tag
 (as a gap fill's copy does), which enriched may name other entries or topics than the first.
-While the file is replayed over about `minutes`, a fault is drawn every 10 to 30 s (seeded):
-SIGKILL of a random stage (ingest, a Faust worker, the sink) or of the broker (Tansu and its S3
-server), each started again by the supervisor (only what has run 20 s is killed: sooner,
-repeated kills would be a crash loop, which the supervisor stops after a few). At the end,
-after the drain:
+Bad records are also written straight to the raw and the enriched topics (as a foreign or broken
+producer would), a few every 3 to 8 s: each must become a dead letter of the Faust workers or of
+the sink, with its reason, and nothing else. While the file is replayed over about `minutes`,
+a fault is drawn every 10 to 30 s (seeded) against a random stage (ingest, a Faust worker, the
+sink) or the broker (Tansu and its S3 server): SIGKILL, after which the supervisor starts it
+again (only what has run 20 s is killed: sooner, repeated kills would be a crash loop, which the
+supervisor stops after a few); or, for a share `pauses` of the faults, SIGSTOP for 5 to 15 s,
+then SIGCONT: a frozen worker loses its partitions to the other and comes back to a group that
+moved on, a frozen sink or broker makes every client wait and time out (slow, flapping
+deliveries). At the end, after the drain:
 
 - every good post is stored exactly once: `posts FINAL` holds exactly the good ids;
-- every bad line is a dead letter of the ingest stage with its reason (`dead_letters`);
+- every bad line is a dead letter of the ingest stage with its reason (`dead_letters`), and
+  every bad record one of the stage that reads its topic (`process` for raw, `sink` for
+  enriched; a record the broker stored twice after a kill may be two dead letters of one
+  payload);
 - every named query that reads the posts returns what it returns on a clean database where the
   same enriched posts (the last copy of each, read back from Kafka) were written once;
 - no stage is left stopped.
@@ -37,7 +45,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from confluent_kafka import Consumer
+from confluent_kafka import Consumer, Producer
+from pydantic import ValidationError
 
 from pipeline.bench.phases import (
     OWN_STACK_ENV,
@@ -70,22 +79,32 @@ def _running_since(p: WarmPipeline, name: str) -> float:
     return time.monotonic() - st.started if st is not None and st.alive() else -1.0
 
 
-def _kill(p: WarmPipeline, name: str) -> int:
-    """SIGKILL `name` (for the broker, Tansu and its S3 server); the pid killed first."""
+def _pids(p: WarmPipeline, name: str) -> list[int]:
+    """The processes of `name`: a stage's, or the broker's (Tansu, then its S3 server)."""
     if name == "broker":
         assert p.broker is not None
         pids = [p.broker.pid, p.broker.storage_pid]
     else:
         pids = [p.stages[name].proc.pid]
+    return [pid for pid in pids if pid is not None]
+
+
+def _signal(pids: list[int], sig: signal.Signals) -> None:
     for pid in pids:
-        if pid is not None:
-            os.kill(pid, signal.SIGKILL)
-    return pids[0] or 0
+        try:
+            os.kill(pid, sig)
+        except ProcessLookupError:
+            pass
 
 
 def _recovered(p: WarmPipeline, f: dict[str, Any]) -> bool:
-    """The killed stage (or broker) runs again as a new process; a worker or the sink says so
-    in its status."""
+    """The killed stage (or broker) runs again as a new process, a worker or the sink saying so
+    in its status; a paused one was resumed and runs (as the same process, or a new one when it
+    exited on resuming)."""
+    if f["kind"] == "sigstop":
+        if "resumed" not in f:
+            return False
+        return _running_since(p, f["stage"]) >= 0
     if f["stage"] == "broker":
         b = p.broker
         return b is not None and b.alive() and b.pid != f["pid"]
@@ -114,6 +133,54 @@ BAD_LINES: tuple[Callable[[int], bytes], ...] = (
 )
 
 
+POISON: tuple[Callable[[str], bytes], ...] = (
+    lambda tag: b"not json " + tag.encode(),
+    lambda tag: json.dumps({"id": tag, "text": "no author, no time"}).encode(),
+    lambda tag: b'{"a":' * 5000 + json.dumps(tag).encode() + b"}" * 5000,
+    lambda tag: json.dumps({"id": tag, "created_at": ["not", "a", "time"], "lang": 7}).encode(),
+)
+"""Records no veille producer writes, put on the raw and enriched topics directly; `tag` makes
+each one unique and findable in its dead letter's payload."""
+
+
+class Poison:
+    """Writes bad records to the raw and the enriched topics, a few at a time (`inject`), and
+    remembers each one's payload by topic. Not idempotent, as the stages' producers on the
+    durable broker: a record the broker stored twice is two dead letters of one payload."""
+
+    def __init__(self, s: Settings, seed: int) -> None:
+        k = s.kafka.model_copy(update={"idempotence": False})
+        self.topics = {k.raw_topic: "process", k.enriched_topic: "sink"}
+        self.producer = Producer(k.producer_config("veille-chaos-poison"))
+        self.rng = random.Random(seed)
+        self.sent: dict[str, set[bytes]] = {t: set() for t in self.topics}
+        self.failed: list[str] = []
+        self.n = 0
+
+    def inject(self) -> None:
+        for topic in self.topics:
+            for _ in range(2):
+                self.n += 1
+                payload = self.rng.choice(POISON)(f"chaos-poison-{self.n}")
+                self.sent[topic].add(payload)
+                self.producer.produce(
+                    topic, payload, key=str(self.n).encode(), on_delivery=self._delivered
+                )
+        self.producer.poll(0)
+
+    def _delivered(self, err: Any, _msg: Any) -> None:
+        if err is not None:
+            self.failed.append(str(err))
+
+    def flush(self) -> bool:
+        """Every record delivered (the broker may be starting again: 120 s at most)."""
+        return self.producer.flush(120) == 0 and not self.failed
+
+    def expected(self) -> dict[str, set[bytes]]:
+        """The payloads each stage must dead-letter."""
+        return {self.topics[t]: p for t, p in self.sent.items()}
+
+
 @dataclass
 class ChaosOptions:
     """What `veille bench chaos` was asked to run."""
@@ -125,6 +192,7 @@ class ChaosOptions:
     out: Path = Path("chaos")
     data_dir: Path | None = None
     targets: tuple[str, ...] = TARGETS  # what may be killed
+    pauses: float = 0.25  # the share of faults that are pauses (SIGSTOP, 5-15 s, SIGCONT)
 
     def validate(self) -> None:
         if self.minutes <= 0:
@@ -134,6 +202,8 @@ class ChaosOptions:
             raise ValueError(
                 f"--targets: {', '.join(unknown) or 'none'} not among {', '.join(TARGETS)}"
             )
+        if not 0 <= self.pauses <= 1:
+            raise ValueError("--pauses must be between 0 and 1")
         check_data_dir(self.data_dir)
 
     def counts(self) -> tuple[int, int]:
@@ -211,7 +281,10 @@ class Copies:
                 msgs = consumer.consume(5000, 0.5)
                 for m in msgs:
                     if m.error() is None:
-                        p = EnrichedPost.model_validate_json(m.value() or b"")
+                        try:
+                            p = EnrichedPost.model_validate_json(m.value() or b"")
+                        except ValidationError:  # a bad record (`Poison`): the sink's to refuse
+                            continue
                         self.posts[p.id] = p
                 if msgs:
                     consumer.commit(asynchronous=True)
@@ -253,8 +326,15 @@ def _named_queries(client: Any) -> dict[str, list[list[Any]]]:
     return {n: [list(r) for r in queries.run(client, n)[1]] for n in names}
 
 
-def check(s: Settings, good: set[str], bad: int, copies: dict[str, EnrichedPost]) -> dict[str, Any]:
-    """The end state against the ground truth (see the module docstring)."""
+def check(
+    s: Settings,
+    good: set[str],
+    bad: int,
+    copies: dict[str, EnrichedPost],
+    poison: dict[str, set[bytes]],
+) -> dict[str, Any]:
+    """The end state against the ground truth (see the module docstring); `poison`: the bad
+    records written to the topics, by the stage that must dead-letter them."""
     from sinks.clickhouse import ClickHouseSink, connect
 
     client = connect(s.clickhouse, s.veille.clickhouse_path())
@@ -263,6 +343,9 @@ def check(s: Settings, good: set[str], bad: int, copies: dict[str, EnrichedPost]
         rows = int(client.command("SELECT count() FROM posts FINAL"))  # type: ignore[arg-type]
         dead = client.query(
             "SELECT stage, reason FROM dead_letters FINAL WHERE stage = 'ingest'"
+        ).result_rows
+        later = client.query(
+            "SELECT stage, payload, reason FROM dead_letters FINAL WHERE stage != 'ingest'"
         ).result_rows
         faulted = _named_queries(client)
         ref = ClickHouseSink(
@@ -279,6 +362,15 @@ def check(s: Settings, good: set[str], bad: int, copies: dict[str, EnrichedPost]
     finally:
         client.close()
     differ = sorted(n for n in faulted if faulted[n] != reference.get(n))
+    caught: dict[str, set[bytes]] = {stage: set() for stage in poison}
+    unexplained = 0
+    for stage, payload, reason in later:
+        raw = payload.encode() if isinstance(payload, str) else payload
+        if stage in caught and raw in poison[stage] and reason:
+            caught[stage].add(raw)
+        else:
+            unexplained += 1
+    bad_records = {stage: len(p) for stage, p in poison.items()}
     first = differ[0] if differ else None
     return {
         "posts_expected": len(good),
@@ -290,6 +382,10 @@ def check(s: Settings, good: set[str], bad: int, copies: dict[str, EnrichedPost]
         "dead_letters_stored": len(dead),
         "dead_letters_with_reason": sum(1 for _, r in dead if r),
         "bad_dead_lettered": len(dead) == bad and all(r for _, r in dead),
+        "bad_records": bad_records,
+        "bad_records_dead_lettered": {stage: len(c) for stage, c in caught.items()},
+        "dead_letters_unexplained": unexplained,
+        "bad_records_caught": caught == poison and unexplained == 0,
         "queries_compared": len(faulted),
         "queries_differing": differ,
         "first_difference": None
@@ -321,12 +417,14 @@ def run(
         http_port=None,
     )
     rng = random.Random(options.seed)
+    kinds = random.Random(options.seed + 1)  # kill or pause: the schedule stays the seed's
     faults: list[dict[str, Any]] = []
+    paused: list[dict[str, Any]] = []
     p = WarmPipeline(s, up, None)
     copies_reader: Copies | None = None
     progress(
         f"{posts} posts, {changed} differing copies and {bad} bad lines replayed over "
-        f"~{options.minutes:g} min; a stage killed every 10-30 s (seed {options.seed})"
+        f"~{options.minutes:g} min; a stage killed or paused every 10-30 s (seed {options.seed})"
     )
     try:
         with environ(env):
@@ -334,38 +432,63 @@ def run(
                 p.start()
                 t0 = time.monotonic()
                 copies_reader = Copies(p.settings).start()
+                poison = Poison(p.settings, options.seed)
                 next_fault = time.monotonic() + rng.uniform(10, 30)
+                next_poison = time.monotonic() + 2.0
                 pending: list[dict[str, Any]] = []
 
                 def tick(_: object = None) -> None:
-                    nonlocal next_fault
+                    nonlocal next_fault, next_poison
                     now = time.monotonic()
+                    for f in paused:
+                        if "resumed" not in f and now >= f["at_mono"] + f["paused_s"]:
+                            _signal(f["pids"], signal.SIGCONT)
+                            f["resumed"], f["at_mono"] = True, now
                     for f in list(pending):  # recovered: its new process runs
                         if _recovered(p, f):
                             f["recovered_s"] = round(now - f["at_mono"], 2)
                             pending.remove(f)
+                    if now >= next_poison and not p.finished("ingest"):
+                        poison.inject()
+                        next_poison = now + poison.rng.uniform(3, 8)
                     if now < next_fault or p.finished("ingest"):
                         return
                     next_fault = now + rng.uniform(10, 30)
                     # a stage (or the broker) that runs, for STABLE_S at least: a kill sooner
                     # would be a crash loop to the supervisor, which ends the run after a few
-                    up = [n for n in options.targets if _running_since(p, n) >= STABLE_S]
+                    held = {f["stage"] for f in pending}
+                    up = [
+                        n
+                        for n in options.targets
+                        if n not in held and _running_since(p, n) >= STABLE_S
+                    ]
                     if not up:
                         return
                     name = rng.choice(up)
+                    pause = kinds.random() < options.pauses
                     f = {
-                        "kind": "sigkill",
+                        "kind": "sigstop" if pause else "sigkill",
                         "stage": name,
                         "t_s": round(now - t0, 1),
                         "at_mono": now,
                     }
-                    f["pid"] = _kill(p, name)
+                    pids = _pids(p, name)
+                    f["pid"] = pids[0]
+                    if pause:
+                        f["paused_s"], f["pids"] = round(kinds.uniform(5, 15), 1), pids
+                        paused.append(f)
+                    _signal(pids, signal.SIGSTOP if pause else signal.SIGKILL)
                     faults.append(f)
                     pending.append(f)
-                    progress(f"{f['t_s']:.0f} s: SIGKILL {name} (pid {f['pid']})")
+                    what = f"SIGSTOP {name} for {f['paused_s']} s" if pause else f"SIGKILL {name}"
+                    progress(f"{f['t_s']:.0f} s: {what} (pid {f['pid']})")
 
                 p.run(on_tick=tick, tick=0.5)
-                progress("the replay ended; draining")
+                poison_delivered = poison.flush()
+                progress(
+                    f"the replay ended ({poison.n} bad records written to the topics, delivered: "
+                    f"{poison_delivered}); draining"
+                )
                 drained = p.drain(on_tick=tick, stall_timeout=180.0)
                 progress(f"drained: {drained}; reading the enriched copies")
                 copies = copies_reader.finish()
@@ -375,6 +498,8 @@ def run(
                 summary = p.summary()
                 p.stop()
             except BaseException as e:
+                for f in paused:  # a stopped process would not stop
+                    _signal(f["pids"], signal.SIGCONT)
                 if copies_reader is not None:
                     copies_reader.close()
                 p.stop()
@@ -382,12 +507,13 @@ def run(
                     raise BenchError(f"chaos run failed: {e!r}") from e
                 raise
         progress("checking against the ground truth")
-        checks = check(s, good, bad, copies)
+        checks = check(s, good, bad, copies, poison.expected())
     finally:
         if temporary:
             shutil.rmtree(data_dir, ignore_errors=True)
     for f in faults:
-        f.pop("at_mono", None)
+        for key in ("at_mono", "pids", "resumed"):
+            f.pop(key, None)
     result: dict[str, Any] = {
         "minutes": options.minutes,
         "seed": options.seed,
@@ -402,12 +528,15 @@ def run(
         "restarts": p.restarts(),
         "stages_left_running": alive,
         "drained": drained,
+        "bad_records_delivered": poison_delivered,
         "ingested": summary.get("ingested"),
         **checks,
         "passed": bool(
             drained
             and checks["stored_once"]
             and checks["bad_dead_lettered"]
+            and poison_delivered
+            and checks["bad_records_caught"]
             and checks["queries_equal"]
             and all(alive.values())
         ),

@@ -160,13 +160,17 @@ def bench_chaos(
             "[default: all]"
         ),
     ] = "",
+    pauses: Annotated[
+        float,
+        typer.Option(help="share of the faults that pause (SIGSTOP 5-15 s) rather than kill"),
+    ] = 0.25,
     data_dir: DataDirOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """The whole pipeline under a seeded schedule of faults (a stage or the broker SIGKILLed
-    every 10-30 s),
-    against ground truth: every good post stored once, every bad line a dead letter with its
-    reason, every named query equal to a clean single write, no stage left stopped.
+    """The whole pipeline under a seeded schedule of faults (a stage or the broker SIGKILLed or
+    paused every 10-30 s, bad records written to the raw and enriched topics every 3-8 s),
+    against ground truth: every good post stored once, every bad line or record a dead letter
+    with its reason, every named query equal to a clean single write, no stage left stopped.
 
     Always starts its own local broker and chDB, as `veille up` does. See docs/reliability.md.
 
@@ -183,6 +187,7 @@ def bench_chaos(
         out=out,
         data_dir=data_dir,
         targets=tuple(t.strip() for t in targets.split(",") if t.strip()) or chaos.TARGETS,
+        pauses=pauses,
     )
     with _sigterm_interrupts(), errors(ValueError, chaos.BenchError):
         result = chaos.run(
@@ -194,7 +199,8 @@ def bench_chaos(
         f"veille bench chaos: {result['posts']} posts, {result['bad_lines']} bad lines, "
         f"{result['faults_total']} faults ({result['recovered']} recovered, longest "
         f"{result['recovery_s_max']} s), {result['posts_stored']} stored once, "
-        f"{result['dead_letters_stored']} dead letters, {result['queries_compared']} queries "
+        f"{result['dead_letters_stored']} dead letters, bad records on the topics dead-lettered "
+        f"{result['bad_records_dead_lettered']}, {result['queries_compared']} queries "
         f"equal to a clean write: {'passed' if result['passed'] else 'FAILED'}",
         highlight=False,
     )

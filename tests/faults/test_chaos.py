@@ -1,5 +1,6 @@
 """`veille bench chaos`, short: the whole pipeline with its broker (Tansu and its S3 server)
-SIGKILLed at seeded moments while a replay with bad lines and differing copies runs (the stages
+SIGKILLed at seeded moments while a replay with bad lines and differing copies runs, and bad
+records are written straight to the raw and enriched topics (the stages
 killed one by one are the other fault tests' and the 20-minute run's); the benchmark checks the
 end state against the ground truth (every good post stored once, every bad line a dead letter
 with its reason, every named query equal to a clean single write, no stage left stopped) and
@@ -27,6 +28,8 @@ def test_a_short_chaos_run_keeps_every_guarantee(tmp_path: Path) -> None:
         "3",
         "--targets",
         "broker",
+        "--pauses",
+        "0",
         "--out",
         str(out),
         "--json",
@@ -42,4 +45,9 @@ def test_a_short_chaos_run_keeps_every_guarantee(tmp_path: Path) -> None:
     assert result["posts_stored"] == result["posts_expected"] > 6000
     assert result["dead_letters_stored"] == result["bad_lines"] > 60
     assert result["differing_copies"] > 60
+    # bad records written straight to the raw and enriched topics: each a dead letter of the
+    # stage that reads its topic, with its reason, and no other dead letter
+    assert result["bad_records_delivered"] and result["bad_records_caught"]
+    assert result["bad_records_dead_lettered"] == result["bad_records"]
+    assert min(result["bad_records"].values()) >= 6 and result["dead_letters_unexplained"] == 0
     assert result["queries_compared"] >= 15 and result["queries_differing"] == []

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
@@ -135,3 +137,75 @@ def test_durable_broker_survives_sigkill_repairs_offsets_and_retention_frees(
         days = [e.name for e in system.list(META_LOG_DIR)]
         assert "2000-01-01" not in days
         assert not list(system.list(f"{META_LOG_DIR}/2000-01-02"))
+
+
+@pytest.mark.integration
+def test_every_record_acknowledged_survives_broker_kills_mid_produce(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Tansu's S3 engine records an idempotent producer's sequence before it writes the batch: a
+    kill between the two made the retry a DuplicateSequenceNumber, which librdkafka takes for a
+    delivery, and the batch was gone. The pipeline's producers, configured as `veille up` gives
+    them the durable broker, lose nothing across kills that land while batches are in flight."""
+    data, topic = tmp_path / "broker", "t"
+    broker = LocalBroker(data_dir=data, log_file=tmp_path / "broker.log").start()
+    port = broker.port
+    for name, value in broker.client_env({}).items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("KAFKA_LINGER_MS", "5")  # the broker always busy: kills land mid-request
+    k = KafkaSettings(bootstrap_servers=broker.bootstrap_servers, partitions=4)
+    ensure_topics(k, [topic])
+    producer = Producer(k.producer_config("test-kills"))
+    acked: set[int] = set()
+    failed: list[str] = []
+
+    def delivered(err: object, msg: Any) -> None:
+        if err is None:
+            acked.add(int(msg.value()))
+        else:
+            failed.append(str(err))
+
+    stop = threading.Event()
+    sent = 0
+
+    def produce() -> None:
+        nonlocal sent
+        while not stop.is_set():
+            for _ in range(40):
+                producer.produce(
+                    topic, str(sent).encode(), key=str(sent).encode(), on_delivery=delivered
+                )
+                producer.poll(0)
+                sent += 1
+            time.sleep(0.01)
+
+    writer = threading.Thread(target=produce)
+    writer.start()
+    try:
+        for pause in (1.5, 2.0, 1.7, 1.8):
+            time.sleep(pause)
+            for pid in (broker.pid, broker.storage_pid):
+                assert pid is not None
+                os.kill(pid, signal.SIGKILL)
+            broker.stop()
+            broker = LocalBroker(port=port, data_dir=data, log_file=tmp_path / "broker.log").start()
+        time.sleep(1.0)
+    finally:
+        stop.set()
+        writer.join()
+    try:
+        assert producer.flush(120) == 0 and failed == []
+        assert len(acked) == sent > 10_000
+        c = Consumer({"bootstrap.servers": broker.bootstrap_servers, "group.id": "all"})
+        c.assign([TopicPartition(topic, p, 0) for p in range(4)])
+        stored: set[int] = set()
+        idle = time.monotonic()
+        while time.monotonic() - idle < 5:
+            for m in c.consume(1000, 0.5):
+                if m.error() is None:
+                    stored.add(int(m.value()))
+                    idle = time.monotonic()
+        c.close()
+        assert sorted(acked - stored)[:10] == []
+    finally:
+        broker.stop()

@@ -103,17 +103,35 @@ class _OutageSink(ClickHouseSink):
         return super().flush()
 
 
-def test_outage_keeps_offsets_uncommitted_and_catches_up(settings: Settings, ch: Any) -> None:
+def _outage(
+    settings: Settings, ch: Any, first_id: int
+) -> tuple[_OutageSink, SinkRunner, threading.Thread]:
+    """200 enriched posts on the topic, and a sink running against a ClickHouse that is away."""
     k = settings.kafka
     ensure_topics(k, k.all_topics())
-    posts = [make_enriched(5000 + i) for i in range(200)]
+    posts = [make_enriched(first_id + i) for i in range(200)]
     _produce(settings, [(k.enriched_topic, p.key, p.model_dump_json().encode()) for p in posts])
-
     sink = _OutageSink(settings.clickhouse, client=ch)
     runner = SinkRunner(settings, sink)
     runner.start()
     t = threading.Thread(target=runner.run, daemon=True)
     t.start()
+    return sink, runner, t
+
+
+def _heal_and_wait(
+    sink: _OutageSink, runner: SinkRunner, t: threading.Thread, ch: Any, deadline: float
+) -> None:
+    """ClickHouse back: wait until the 200 posts are stored."""
+    sink.healthy.set()
+    while ch.command("SELECT uniqExact(id) FROM posts") < 200:
+        assert time.monotonic() < deadline and t.is_alive(), runner.counters
+        time.sleep(0.1)
+
+
+def test_outage_keeps_offsets_uncommitted_and_catches_up(settings: Settings, ch: Any) -> None:
+    k = settings.kafka
+    sink, runner, t = _outage(settings, ch, first_id=5000)
     try:
         deadline = time.monotonic() + 60
         while sink.refused < 4:
@@ -122,10 +140,7 @@ def test_outage_keeps_offsets_uncommitted_and_catches_up(settings: Settings, ch:
         assert _committed(settings, k.enriched_topic) == 0
         assert ch.command("SELECT count() FROM posts") == 0
         assert runner.counters["retries"] >= 4
-        sink.healthy.set()
-        while ch.command("SELECT uniqExact(id) FROM posts") < 200:
-            assert time.monotonic() < deadline and t.is_alive()
-            time.sleep(0.1)
+        _heal_and_wait(sink, runner, t, ch, deadline)
     finally:
         runner.stop()
         t.join(30)
@@ -227,6 +242,9 @@ class _Seeks:
     def seek(self, tp: TopicPartition) -> None:
         self.seeks.append((tp.topic, tp.partition, tp.offset))
 
+    def resume(self, partitions: list[TopicPartition]) -> None:
+        pass
+
 
 def test_offsets_a_fetch_skipped_are_read_again_then_told_and_counted(settings: Settings) -> None:
     """A fetch that hands over offset 5 after 2: the sink reads the partition again from 3
@@ -257,7 +275,7 @@ def test_offsets_a_fetch_skipped_are_read_again_then_told_and_counted(settings: 
     assert (
         runner.counters["offset_gaps"] == 6 and len(sink.added) == 9
     )  # 3-8 after the re-read of 2
-    runner._on_assign(None, [TopicPartition(k.enriched_topic, 0)])  # type: ignore[arg-type]
+    runner._on_assign(seeks, [TopicPartition(k.enriched_topic, 0)])  # type: ignore[arg-type]
     read(40)
     read(9, partition=1)
     assert runner.counters["offset_gaps"] == 6 and len(sink.added) == 11
@@ -337,3 +355,34 @@ def test_a_post_clickhouse_refuses_is_dead_lettered_with_its_reason(
     assert stage == "sink" and source == "clickhouse" and "Code: 53" in reason
     assert ch.command("SELECT count() FROM posts FINAL") == 9
     assert _committed(settings, k.enriched_topic) == 10 and runner.counters["refused"] == 1
+
+
+def test_partitions_paused_for_an_outage_are_read_again_after_a_rebalance(
+    settings: Settings, ch: Any
+) -> None:
+    """The sink pauses its partitions while ClickHouse is away; a rebalance then takes them
+    (another member joining, or the sink's own session expiring while it was frozen) and gives
+    them back. librdkafka keeps a partition paused through that, so the sink, which had dropped
+    its buffer and believed itself unpaused, read nothing more, ever (seen in `veille bench
+    chaos` after a 14 s SIGSTOP of the sink)."""
+    k = settings.kafka
+    sink, runner, t = _outage(settings, ch, first_id=9000)
+    try:
+        deadline = time.monotonic() + 90
+        while sink.refused < 2 or not runner._paused:
+            assert time.monotonic() < deadline and t.is_alive()
+            time.sleep(0.05)
+        # another member joins the group, takes its share, and leaves: two rebalances
+        other = Consumer(k.consumer_config(settings.sink.group, "other"))
+        other.subscribe([k.enriched_topic])
+        while not other.assignment():
+            assert time.monotonic() < deadline
+            other.poll(0.2)
+        other.close()
+        _heal_and_wait(sink, runner, t, ch, deadline)
+    finally:
+        runner.stop()
+        t.join(30)
+        runner.close()
+    assert ch.command("SELECT count() FROM posts FINAL") == 200
+    assert _committed(settings, k.enriched_topic) == 200

@@ -33,6 +33,11 @@ def test_producer_is_durable_and_stage_needs_a_broker() -> None:
     k = KafkaSettings(bootstrap_servers="a:1,b:2")
     conf = k.producer_config("x")
     assert conf["acks"] == "all" and conf["enable.idempotence"] is True
+    assert "max.in.flight.requests.per.connection" not in conf
+    # without idempotence (the durable local broker), one request in flight keeps the order
+    loose = KafkaSettings(bootstrap_servers="a:1", idempotence=False).producer_config("x")
+    assert loose["enable.idempotence"] is False
+    assert loose["max.in.flight.requests.per.connection"] == 1 and loose["acks"] == "all"
     assert k.faust_broker() == "kafka://a:1;kafka://b:2"
     with pytest.raises(ValueError, match="KAFKA_BOOTSTRAP_SERVERS"):
         KafkaSettings(bootstrap_servers=None).servers  # noqa: B018
