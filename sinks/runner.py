@@ -104,8 +104,24 @@ class SinkRunner:
     # -- lifecycle ------------------------------------------------------------------------
 
     def start(self) -> None:
+        """Start the store (waiting while it is unavailable, as the run does: a sink started
+        again while ClickHouse is away must not crash-loop), then the Kafka clients."""
         k = self.settings.kafka
-        self.sink.start()
+        backoff = 0.0
+        while True:
+            try:
+                self.sink.start()
+                break
+            except SinkUnavailable as e:
+                if self._stopping:
+                    raise
+                backoff = min(self.settings.sink.retry_max_s, max(e.retry_after, backoff * 2))
+                self.counters["retries"] += 1
+                self.status.update(force=True, **self.counters)
+                logger.warning("store unavailable at start: %s; retrying in %.1fs", e, backoff)
+                deadline = time.monotonic() + backoff
+                while time.monotonic() < deadline and not self._stopping:
+                    time.sleep(0.1)
         self._producer = Producer(k, "veille-sink")
         self._producer.start()
         self._consumer = Consumer(

@@ -284,6 +284,12 @@ class SinkSettings(BaseSettings):
     flush_interval_s: float = Field(0.3, gt=0)
     group: str = "veille-sink"
     retry_max_s: float = Field(30.0, gt=0, description="longest backoff between retries")
+    fault_control: Path | None = Field(
+        None,
+        description="fault injection, never set in use: a folder whose files make ClickHouse "
+        "refuse the sink's calls (`veille bench chaos`, the fault tests; "
+        "sinks/clickhouse/faults.py)",
+    )
 
 
 class AlertSettings(BaseSettings):

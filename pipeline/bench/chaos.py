@@ -15,7 +15,9 @@ again (only what has run 20 s is killed: sooner, repeated kills would be a crash
 supervisor stops after a few); or, for a share `pauses` of the faults, SIGSTOP for 5 to 15 s,
 then SIGCONT: a frozen worker loses its partitions to the other and comes back to a group that
 moved on, a frozen sink or broker makes every client wait and time out (slow, flapping
-deliveries). At the end, after the drain:
+deliveries); or ClickHouse refuses the sink's calls for 5 to 20 s (`sinks.clickhouse.faults`;
+for half of the outages the first insert lands and only its answer is lost). At the end, after
+the drain:
 
 - every good post is stored exactly once: `posts FINAL` holds exactly the good ids;
 - every bad line is a dead letter of the ingest stage with its reason (`dead_letters`), and
@@ -67,11 +69,14 @@ __all__ = ["BenchError", "ChaosOptions", "run"]
 NOT_FROM_POSTS = {"alerts", "audience_growth", "x_usage"}
 """Named queries reading tables the posts do not feed."""
 
-TARGETS = ("ingest", "process", "process-2", "sink", "broker")
+TARGETS = ("ingest", "process", "process-2", "sink", "broker", "clickhouse")
 
 
 def _running_since(p: WarmPipeline, name: str) -> float:
-    """Seconds `name` (a stage, or `broker`: Tansu and its S3 server) has run; -1 when not."""
+    """Seconds `name` (a stage, or `broker`: Tansu and its S3 server) has run; -1 when not.
+    ClickHouse is always there (its outages are the sink's client refusing calls)."""
+    if name == "clickhouse":
+        return float("inf")
     if name == "broker":
         b = p.broker
         return time.monotonic() - p.broker_started if b is not None and b.alive() else -1.0
@@ -97,6 +102,22 @@ def _signal(pids: list[int], sig: signal.Signals) -> None:
             pass
 
 
+def _outage(control: Path, rng: random.Random, t_s: float, now: float) -> dict[str, Any]:
+    """Start a ClickHouse outage as the sink sees it (`sinks.clickhouse.faults`): 5 to 20 s of
+    refused calls; for half of them the first insert lands before its answer is lost."""
+    ambiguous = rng.random() < 0.5
+    control.mkdir(parents=True, exist_ok=True)
+    (control / "down").write_text("ambiguous" if ambiguous else "refused")
+    return {
+        "kind": "refuse",
+        "stage": "clickhouse",
+        "t_s": t_s,
+        "at_mono": now,
+        "down_s": round(rng.uniform(5, 20), 1),
+        "ambiguous": ambiguous,
+    }
+
+
 def _recovered(p: WarmPipeline, f: dict[str, Any]) -> bool:
     """The killed stage (or broker) runs again as a new process, a worker or the sink saying so
     in its status; a paused one was resumed and runs (as the same process, or a new one when it
@@ -105,6 +126,8 @@ def _recovered(p: WarmPipeline, f: dict[str, Any]) -> bool:
         if "resumed" not in f:
             return False
         return _running_since(p, f["stage"]) >= 0
+    if f["kind"] == "refuse":  # the sink committed a batch since ClickHouse came back
+        return "resumed" in f and p.stages["sink"].status().get("commits", 0) > f["commits"]
     if f["stage"] == "broker":
         b = p.broker
         return b is not None and b.alive() and b.pid != f["pid"]
@@ -420,6 +443,9 @@ def run(
     kinds = random.Random(options.seed + 1)  # kill or pause: the schedule stays the seed's
     faults: list[dict[str, Any]] = []
     paused: list[dict[str, Any]] = []
+    outages: list[dict[str, Any]] = []
+    control = data_dir / "clickhouse-faults"
+    env = {**env, "VEILLE_SINK_FAULT_CONTROL": str(control)}
     p = WarmPipeline(s, up, None)
     copies_reader: Copies | None = None
     progress(
@@ -444,6 +470,11 @@ def run(
                         if "resumed" not in f and now >= f["at_mono"] + f["paused_s"]:
                             _signal(f["pids"], signal.SIGCONT)
                             f["resumed"], f["at_mono"] = True, now
+                    for f in outages:
+                        if "resumed" not in f and now >= f["at_mono"] + f["down_s"]:
+                            (control / "down").unlink(missing_ok=True)
+                            f["commits"] = p.stages["sink"].status().get("commits", 0)
+                            f["resumed"], f["at_mono"] = True, now
                     for f in list(pending):  # recovered: its new process runs
                         if _recovered(p, f):
                             f["recovered_s"] = round(now - f["at_mono"], 2)
@@ -465,6 +496,17 @@ def run(
                     if not up:
                         return
                     name = rng.choice(up)
+                    if name == "clickhouse":
+                        f = _outage(control, kinds, round(now - t0, 1), now)
+                        outages.append(f)
+                        faults.append(f)
+                        pending.append(f)
+                        lands = " (the first insert lands)" if f["ambiguous"] else ""
+                        progress(
+                            f"{f['t_s']:.0f} s: ClickHouse refuses the sink's calls for "
+                            f"{f['down_s']} s{lands}"
+                        )
+                        return
                     pause = kinds.random() < options.pauses
                     f = {
                         "kind": "sigstop" if pause else "sigkill",
@@ -500,6 +542,7 @@ def run(
             except BaseException as e:
                 for f in paused:  # a stopped process would not stop
                     _signal(f["pids"], signal.SIGCONT)
+                (control / "down").unlink(missing_ok=True)
                 if copies_reader is not None:
                     copies_reader.close()
                 p.stop()
@@ -512,7 +555,7 @@ def run(
         if temporary:
             shutil.rmtree(data_dir, ignore_errors=True)
     for f in faults:
-        for key in ("at_mono", "pids", "resumed"):
+        for key in ("at_mono", "pids", "resumed", "commits"):
             f.pop(key, None)
     result: dict[str, Any] = {
         "minutes": options.minutes,

@@ -156,8 +156,8 @@ def bench_chaos(
     targets: Annotated[
         str,
         typer.Option(
-            help="what may be killed, comma-separated: ingest, process, process-2, sink, broker "
-            "[default: all]"
+            help="what faults may hit, comma-separated: ingest, process, process-2, sink, broker, "
+            "clickhouse (refusing the sink's calls) [default: all]"
         ),
     ] = "",
     pauses: Annotated[
@@ -168,7 +168,8 @@ def bench_chaos(
     json_out: JsonOpt = False,
 ) -> None:
     """The whole pipeline under a seeded schedule of faults (a stage or the broker SIGKILLed or
-    paused every 10-30 s, bad records written to the raw and enriched topics every 3-8 s),
+    paused, or ClickHouse refusing calls, every 10-30 s; bad records written to the raw and
+    enriched topics every 3-8 s),
     against ground truth: every good post stored once, every bad line or record a dead letter
     with its reason, every named query equal to a clean single write, no stage left stopped.
 

@@ -161,7 +161,18 @@ def sink(
     with errors(ValueError):
         s.kafka.servers  # noqa: B018
     status = StatusFile(status_file, "sink")
-    ch = ClickHouseSink(s.clickhouse, s.veille.clickhouse_path(), chunk_rows=s.sink.batch_rows)
+    client: Any = None
+    if s.sink.fault_control is not None:  # fault injection (`veille bench chaos`, fault tests)
+        from sinks.clickhouse import connect
+        from sinks.clickhouse.faults import FaultyClient
+
+        with errors(SinkError):
+            client = FaultyClient(
+                connect(s.clickhouse, s.veille.clickhouse_path()), s.sink.fault_control
+            )
+    ch = ClickHouseSink(
+        s.clickhouse, s.veille.clickhouse_path(), chunk_rows=s.sink.batch_rows, client=client
+    )
     notifier = None
     if s.alert.webhook_url is not None:
         from sinks.notify import WebhookNotifier

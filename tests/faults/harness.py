@@ -32,7 +32,6 @@ from veille.watch import default_watch_path
 
 HERE = Path(__file__).resolve().parent
 PROBE = HERE / "probe.py"
-FAULTY_SINK = HERE / "faulty_sink.py"
 
 
 def wait_for(what: str, done: Callable[[], bool], timeout: float, tick: float = 0.2) -> None:
@@ -155,8 +154,8 @@ class Rig:
             **env,
         }
 
-    def _stage(self, name: str, cmd: list[str]) -> Stage:
-        st = Stage(name, cmd, self.env, self.run_dir)
+    def _stage(self, name: str, cmd: list[str], env: dict[str, str] | None = None) -> Stage:
+        st = Stage(name, cmd, {**self.env, **(env or {})}, self.run_dir)
         self.stages.append(st)
         return st
 
@@ -168,12 +167,11 @@ class Rig:
         return self._stage("process", cmd)
 
     def sink(self, control: Path | None = None) -> Stage:
-        """`veille sink`; with `control`, behind the fault-injecting client of faulty_sink.py."""
-        head = [sys.executable, "-m", "pipeline"]
-        if control is not None:
-            control.mkdir(parents=True, exist_ok=True)
-            head = [sys.executable, str(FAULTY_SINK), str(control)]
-        return self._stage("sink", [*head, "sink", "--data-dir", str(self.data_dir)])
+        """`veille sink`; with `control`, its ClickHouse client fails as files there say
+        (`sinks.clickhouse.faults`)."""
+        env = {"VEILLE_SINK_FAULT_CONTROL": str(control)} if control is not None else {}
+        cmd = [sys.executable, "-m", "pipeline", "sink", "--data-dir", str(self.data_dir)]
+        return self._stage("sink", cmd, env)
 
     def check_alive(self, *stages: Stage) -> None:
         for st in stages:
@@ -384,7 +382,7 @@ def write_reference(posts: dict[str, EnrichedPost], path: Path) -> Path:
     return path
 
 
-# -- the fault-injecting sink (faulty_sink.py) ------------------------------------------
+# -- the fault-injecting sink (sinks.clickhouse.faults) ----------------------------------
 
 
 def insert_log(control: Path) -> list[tuple[float, str, str, int]]:
@@ -409,7 +407,7 @@ def inserts(control: Path, outcome: str, table: str) -> list[int]:
 
 class Stream:
     """4,000 synthetic posts replayed over about `seconds` through `veille ingest`, `veille
-    process` and `veille sink` (behind faulty_sink.py, steered from `control`, when `faulty_sink`
+    process` and `veille sink` (its ClickHouse client steered from `control`, when `faulty_sink`
     is set), with a reader keeping every enriched record. Entering starts it all; `finish()`
     lets the stream end and checks the outcome; leaving stops whatever still runs."""
 

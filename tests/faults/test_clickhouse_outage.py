@@ -1,10 +1,10 @@
 """ClickHouse unreachable for 25 s while posts keep coming: the sink backs off, commits nothing,
 stays up, and once ClickHouse is back writes the backlog, each post once.
 
-The outage is the sink's own client refusing every call (faulty_sink.py), and its first refused
-call is an insert that reached ClickHouse before failing (an answer lost on the way back): the
-retry inserts that batch a second time. Each later retry stops at its first refused call (the
-sink reads ClickHouse before it inserts a batch)."""
+The outage is the sink's own client refusing every call (`sinks.clickhouse.faults`), and its
+first refused call is an insert that reached ClickHouse before failing (an answer lost on the
+way back): the retry inserts that batch a second time. Each later retry stops at its first
+refused call (the sink reads ClickHouse before it inserts a batch)."""
 
 from __future__ import annotations
 

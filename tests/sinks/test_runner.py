@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import pytest
 from confluent_kafka import Consumer, TopicPartition
 from factories import make_enriched
 
@@ -386,3 +387,34 @@ def test_partitions_paused_for_an_outage_are_read_again_after_a_rebalance(
         runner.close()
     assert ch.command("SELECT count() FROM posts FINAL") == 200
     assert _committed(settings, k.enriched_topic) == 200
+
+
+class _AwayAtStart(ClickHouseSink):
+    """A ClickHouse that refuses the sink's start (its migrations) `times` times."""
+
+    def __init__(self, *a: Any, times: int, **kw: Any) -> None:
+        super().__init__(*a, **kw)
+        self.refusals = times
+
+    def start(self) -> None:
+        if self.refusals:
+            self.refusals -= 1
+            raise SinkUnavailable("connection refused", retry_after=0.05)
+        super().start()
+
+
+def test_a_sink_started_while_clickhouse_is_away_waits_for_it(settings: Settings, ch: Any) -> None:
+    """A sink started again during an outage used to exit at once: under `veille up`, quick
+    deaths in a row that the supervisor counts as a crash loop, ending the whole pipeline."""
+    sink = _AwayAtStart(settings.clickhouse, client=ch, times=3)
+    runner = SinkRunner(settings, sink)
+    runner.start()
+    try:
+        assert sink.refusals == 0 and runner.counters["retries"] == 3
+        assert runner._consumer is not None  # then started as usual
+    finally:
+        runner.close()
+    stopped = SinkRunner(settings, _AwayAtStart(settings.clickhouse, client=ch, times=1))
+    stopped.stop()  # asked to stop while waiting: gives up with the store's error
+    with pytest.raises(SinkUnavailable):
+        stopped.start()

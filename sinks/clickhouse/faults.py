@@ -1,10 +1,9 @@
-"""`veille sink` whose ClickHouse client fails on request: the fault tests' stand-in for a
-ClickHouse that goes away, or for a sink caught between an insert and its commit.
+"""Fault injection for the sink's ClickHouse client: how `veille bench chaos` and the fault tests
+make ClickHouse refuse calls under a running pipeline. Off unless `VEILLE_SINK_FAULT_CONTROL`
+names a folder; never set in use.
 
-    python faulty_sink.py CONTROL_DIR sink [veille sink options]
-
-Runs the real `veille sink` command (same runner, same writer, same chDB), except that the
-client the writer connects with is wrapped. The test steers it with files in CONTROL_DIR:
+`FaultyClient` delegates to the real clickhouse-connect client unless files in the control
+folder say otherwise:
 
 - `down`: while it exists, every call raises clickhouse-connect's `OperationalError`, as when
   the server is unreachable. If `down` contains `ambiguous`, ClickHouse goes away during the
@@ -13,27 +12,29 @@ client the writer connects with is wrapped. The test steers it with files in CON
 - `hold`: after each insert into `posts`, sleep that many seconds (seconds in the file) before
   returning, so a test can kill the sink after an insert and before its offsets are committed.
 
-Every insert is logged to CONTROL_DIR/inserts.log: `<monotonic time> ok|refused <table> <rows>`,
-and every other call refused, as `<monotonic time> refused query 0`.
+Every insert is logged to `inserts.log` in the folder: `<monotonic time> ok|refused <table>
+<rows>`, and every other call refused, as `<monotonic time> refused query 0`.
 """
 
 from __future__ import annotations
 
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
 from clickhouse_connect.driver.exceptions import OperationalError
 
+REFUSED = "Error HTTPConnectionPool: Connection refused (fault injected)"
+
 
 class FaultyClient:
-    """Delegates to a real clickhouse-connect client unless CONTROL_DIR says otherwise."""
+    """A clickhouse-connect client that fails as the control folder says (module docstring)."""
 
     def __init__(self, client: Any, control: Path) -> None:
         self._client = client
         self._control = control
         self._ambiguous_done = False
+        control.mkdir(parents=True, exist_ok=True)
 
     def _log(self, outcome: str, table: str, rows: int) -> None:
         with (self._control / "inserts.log").open("a") as fh:
@@ -41,9 +42,11 @@ class FaultyClient:
 
     def _down(self) -> str | None:
         try:
-            return (self._control / "down").read_text()
+            down = (self._control / "down").read_text()
         except FileNotFoundError:
+            self._ambiguous_done = False  # the next outage may be ambiguous again
             return None
+        return down
 
     def insert(self, table: str, data: Any, *args: Any, **kwargs: Any) -> Any:
         down = self._down()
@@ -52,7 +55,7 @@ class FaultyClient:
                 self._ambiguous_done = True
                 self._client.insert(table, data, *args, **kwargs)
             self._log("refused", table, len(data))
-            raise OperationalError("Error HTTPConnectionPool: Connection refused (fault injected)")
+            raise OperationalError(REFUSED)
         result = self._client.insert(table, data, *args, **kwargs)
         self._log("ok", table, len(data))
         hold = self._control / "hold"
@@ -67,25 +70,5 @@ class FaultyClient:
             if "ambiguous" in down and not self._ambiguous_done:
                 return attr  # ClickHouse goes away during the next insert
             self._log("refused", "query", 0)
-            raise OperationalError("Error HTTPConnectionPool: Connection refused (fault injected)")
+            raise OperationalError(REFUSED)
         return attr
-
-
-def main() -> None:
-    control = Path(sys.argv[1])
-    import sinks.clickhouse.sink as sink_module
-
-    real_connect = sink_module.connect
-
-    def connect(*args: Any, **kwargs: Any) -> Any:
-        return FaultyClient(real_connect(*args, **kwargs), control)
-
-    sink_module.connect = connect  # type: ignore[assignment]
-    from pipeline.cli import main as veille_main
-
-    sys.argv = ["veille", *sys.argv[2:]]
-    veille_main()
-
-
-if __name__ == "__main__":
-    main()
