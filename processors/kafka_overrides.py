@@ -92,23 +92,31 @@ holes = Holes()
 
 
 class _UpToHole:
-    """aiokafka's records of one fetch (`has_next`/`next_batch`), ending before a hole."""
+    """aiokafka's records of one fetch (`has_next`/`next_batch`), ending before a hole.
+
+    Whether a batch after a hole is handed over is decided once per batch: aiokafka asks
+    `has_next()` then `next_batch()`, and `Holes.retry` asked twice could answer twice
+    differently (a hole accepted is forgotten, so a second question starts a new wait)."""
 
     def __init__(self, records: Any, tp: Any, fetch_offset: int) -> None:
         self._records = records
         self._tp = tp
         self._expected = fetch_offset
         self._next: Any = None
+        self._verdict = False
 
     def has_next(self) -> bool:
         if self._next is None:
             if not self._records.has_next():
                 return False
             self._next = self._records.next_batch()
-        if self._next.base_offset > self._expected and holes.retry(self._tp, self._expected):
-            logger.debug("%s: offset %d not fetched yet; reading again", self._tp, self._expected)
-            return False
-        return True
+            hole = self._next.base_offset > self._expected
+            self._verdict = not (hole and holes.retry(self._tp, self._expected))
+            if not self._verdict:
+                logger.debug(
+                    "%s: offset %d not fetched yet; reading again", self._tp, self._expected
+                )
+        return self._verdict
 
     def next_batch(self) -> Any:
         if not self.has_next():
