@@ -115,7 +115,7 @@ class SinkRunner:
             except SinkUnavailable as e:
                 if self._stopping:
                     raise
-                backoff = min(self.settings.sink.retry_max_s, max(e.retry_after, backoff * 2))
+                backoff = self._next_backoff(backoff, e.retry_after)
                 self.counters["retries"] += 1
                 self.status.update(force=True, **self.counters)
                 logger.warning("store unavailable at start: %s; retrying in %.1fs", e, backoff)
@@ -364,12 +364,15 @@ class SinkRunner:
             result.elapsed_s,
         )
 
+    def _next_backoff(self, previous: float, retry_after: float) -> float:
+        """The wait before the next try: doubled each time (from 0.5 s), at least what the store
+        asked for, at most `VEILLE_SINK_RETRY_MAX_S`."""
+        return min(self.settings.sink.retry_max_s, max(retry_after, previous * 2 or 0.5))
+
     def _retry_later(self, reason: str, retry_after: float) -> None:
         """Pause consumption, keep buffer and offsets, and try again after a backoff."""
         assert self._consumer is not None
-        self._backoff = min(
-            self.settings.sink.retry_max_s, max(retry_after, self._backoff * 2 or 0.5)
-        )
+        self._backoff = self._next_backoff(self._backoff, retry_after)
         self._retry_at = time.monotonic() + self._backoff
         self.counters["retries"] += 1
         self.counters["backoff_s"] = self._backoff

@@ -120,6 +120,12 @@ def _outage(
     return sink, runner, t
 
 
+def _stop(runner: SinkRunner, t: threading.Thread) -> None:
+    runner.stop()
+    t.join(30)
+    runner.close()
+
+
 def _heal_and_wait(
     sink: _OutageSink, runner: SinkRunner, t: threading.Thread, ch: Any, deadline: float
 ) -> None:
@@ -143,9 +149,7 @@ def test_outage_keeps_offsets_uncommitted_and_catches_up(settings: Settings, ch:
         assert runner.counters["retries"] >= 4
         _heal_and_wait(sink, runner, t, ch, deadline)
     finally:
-        runner.stop()
-        t.join(30)
-        runner.close()
+        _stop(runner, t)
     assert ch.command("SELECT count() FROM posts FINAL") == 200
     assert _committed(settings, k.enriched_topic) == 200
 
@@ -382,9 +386,7 @@ def test_partitions_paused_for_an_outage_are_read_again_after_a_rebalance(
         other.close()
         _heal_and_wait(sink, runner, t, ch, deadline)
     finally:
-        runner.stop()
-        t.join(30)
-        runner.close()
+        _stop(runner, t)
     assert ch.command("SELECT count() FROM posts FINAL") == 200
     assert _committed(settings, k.enriched_topic) == 200
 
