@@ -173,6 +173,10 @@ class Pipeline:
             self.settings.kafka = k
             env["KAFKA_BOOTSTRAP_SERVERS"] = self.broker.bootstrap_servers
         env["VEILLE_DATA_DIR"] = str(self.settings.veille.data_dir)
+        # glibc gives each thread that allocates its own arena (up to 8 per core); the stages'
+        # threads (librdkafka's, the sink's flusher) then keep freed memory in arenas no one
+        # reuses, and the RSS creeps for hours. Two arenas bound it (docs/benchmarks.md, soak).
+        env.setdefault("MALLOC_ARENA_MAX", "2")
         if self.options.watch:
             env["VEILLE_WATCH_FILE"] = str(self.options.watch)
         self._env = env

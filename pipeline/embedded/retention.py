@@ -10,10 +10,10 @@ and every fetch lists all the batch objects of the partition: what it keeps cost
 the S3 server, and time on every read. Two facts follow, and this module acts on both:
 
 - `Retention.sweep()` deletes batches (never a partition's newest) that every consumer group
-  which committed offsets on the topic has read past, a minute after they were written; and,
-  whether read or not, batches older than the retention — counted from the later of their
-  write and the broker's start, so that a pipeline stopped for longer than the retention still
-  reads what it left. A topic no group reads keeps its batches for the retention.
+  which committed offsets on the topic has read past, `CONSUMED_GRACE_S` after they were
+  written; and, whether read or not, batches older than the retention — counted from the
+  later of their write and the broker's start, so that a pipeline stopped for longer than the
+  retention still reads what it left. A topic no group reads keeps its batches for the retention.
 - Tansu 0.6.0 answers a fetch at an offset inside a batch with the batches *after* it (fixed
   in the build shipped now; the repair guards an older binary): a consumer that resumes from an
   offset committed mid-batch would skip the rest of that batch. `Retention.rewind_offsets()`,
@@ -44,8 +44,9 @@ logger = logging.getLogger(__name__)
 CLUSTER = "veille"
 """The cluster id given to Tansu: the first part of every object's path."""
 
-CONSUMED_GRACE_S = 60.0
-"""How long a batch every reader has read past is kept anyway."""
+CONSUMED_GRACE_S = 10.0
+"""How long a batch every reader has read past is kept anyway. Short: every batch kept costs
+the S3 server memory and every fetch a longer listing (docs/local-broker.md, "Retention")."""
 
 META_LOG_DIR = "topics/.system/log"
 """Where SeaweedFS's filer logs every metadata change, one file per minute in a folder per day,
@@ -198,7 +199,7 @@ class Retention:
         self,
         filer: Filer,
         retention_s: float,
-        interval_s: float = 30.0,
+        interval_s: float = 10.0,
         started: float = 0.0,
         system: Filer | None = None,
     ) -> None:

@@ -13,7 +13,14 @@ import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
 
 from pipeline.embedded import LocalBroker
-from pipeline.embedded.retention import META_LOG_DIR, META_LOG_KEEP_S, Batch, expendable, rewound
+from pipeline.embedded.retention import (
+    CONSUMED_GRACE_S,
+    META_LOG_DIR,
+    META_LOG_KEEP_S,
+    Batch,
+    expendable,
+    rewound,
+)
 from pipeline.embedded.seaweed import filer_store, write_filer_config
 from veille.kafka import ensure_topics
 from veille.settings import KafkaSettings
@@ -21,12 +28,17 @@ from veille.settings import KafkaSettings
 
 def test_expendable_keeps_unread_newest_and_young() -> None:
     batches = [Batch(0, 100.0), Batch(10, 100.0), Batch(20, 100.0), Batch(30, 100.0)]
-    # read up to 20 by every group, a minute ago and more: 0 and 10 go, never the newest
-    assert expendable(batches, [20, 25], now=200.0, retention_s=3600, started=0) == batches[:2]
+    read_long_ago = 100.0 + CONSUMED_GRACE_S
+    # read up to 20 by every group, the grace ago and more: 0 and 10 go, never the newest
+    assert (
+        expendable(batches, [20, 25], now=read_long_ago, retention_s=3600, started=0)
+        == (batches[:2])
+    )
     # a group that has read nothing holds everything back until the retention
-    assert expendable(batches, [20, -1], now=200.0, retention_s=3600, started=0) == []
-    # written less than a minute ago: kept although read
-    assert expendable(batches, [40], now=130.0, retention_s=3600, started=0) == []
+    assert expendable(batches, [20, -1], now=read_long_ago, retention_s=3600, started=0) == []
+    # written less than the grace ago: kept although read
+    just_read = 100.0 + CONSUMED_GRACE_S / 2
+    assert expendable(batches, [40], now=just_read, retention_s=3600, started=0) == []
     # past the retention, read or not; but counted from the broker's start at the earliest
     assert expendable(batches, [], now=4000.0, retention_s=3600, started=0) == batches[:3]
     assert expendable(batches, [], now=4000.0, retention_s=3600, started=3000.0) == []
