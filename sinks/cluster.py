@@ -45,6 +45,7 @@ SHARDING_KEYS: dict[str, str] = {
     "account_metrics": "cityHash64(username)",
     "alerts": "cityHash64(key)",
     "x_usage": "cityHash64(day)",
+    "x_forecasts": "cityHash64(tag)",
     "deleted_posts": "cityHash64(id)",
 }
 

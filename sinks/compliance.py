@@ -38,6 +38,8 @@ from veille.settings import XSettings
 logger = logging.getLogger(__name__)
 
 JOB_MAX_IDS = 500_000
+RETRY_FIRST_S = 60.0
+"""The first wait before a failed compliance run is tried again (doubling up to the interval)."""
 
 
 @dataclass
@@ -232,15 +234,18 @@ class ComplianceSchedule:
         interval_s: float,
         first_after_s: float = 300.0,
         cluster: str | None = None,
+        retry_first_s: float = RETRY_FIRST_S,
     ) -> None:
         self.connect = connect
         self.cluster = cluster
         self.settings = settings
         self.interval_s = interval_s
         self.first_after_s = first_after_s
+        self.retry_first_s = retry_first_s
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.runs = 0
+        self.failures = 0
         self.last: ComplianceResult | None = None
 
     def start(self) -> None:
@@ -253,7 +258,11 @@ class ComplianceSchedule:
             self._thread.join(10)
 
     def _loop(self) -> None:
+        """Run `check()` every `interval_s`; a failed run (X refuses or is away, ClickHouse is
+        away) is logged, counted, and tried again after a backoff (1 min doubling, never longer
+        than the interval)."""
         wait = self.first_after_s
+        retry = 0.0
         while not self._stop.wait(wait):
             wait = self.interval_s
             try:
@@ -265,8 +274,12 @@ class ComplianceSchedule:
                 finally:
                     client.close()
                 self.runs += 1
+                retry = 0.0
                 logger.info(
                     "compliance checked=%d removed=%d", self.last.checked, self.last.removed
                 )
-            except Exception as e:  # a failed run is retried at the next interval
-                logger.error("compliance run failed: %s", e)
+            except Exception as e:  # the sink goes on; the run is tried again
+                self.failures += 1
+                retry = min(max(retry * 2, self.retry_first_s), self.interval_s)
+                wait = retry
+                logger.error("compliance run failed: %s; trying again in %.0fs", e, wait)

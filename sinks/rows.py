@@ -12,7 +12,14 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from veille.models import AccountSnapshot, Alert, DeadLetter, EnrichedPost, UsageSnapshot
+from veille.models import (
+    AccountSnapshot,
+    Alert,
+    DeadLetter,
+    EnrichedPost,
+    RuleForecast,
+    UsageSnapshot,
+)
 
 POST_COLUMNS = (
     "id",
@@ -184,7 +191,23 @@ USAGE_COLUMNS = (
     "budget_posts",
     "cost_month_usd",
     "paused",
+    "x_reported_day",
+    "x_checked_at",
     "observed_at",
+)
+
+FORECAST_COLUMNS = (
+    "forecast_at",
+    "tag",
+    "kind",
+    "rules",
+    "counted_posts",
+    "days",
+    "sample_pct",
+    "posts_per_day",
+    "cost_month_usd",
+    "budget_usd",
+    "over_budget",
 )
 
 
@@ -228,7 +251,25 @@ def usage_row(u: UsageSnapshot) -> list[Any]:
         u.budget_posts,
         u.cost_month_usd,
         u.paused,
+        u.x_reported_day,
+        u.x_checked_at,
         u.observed_at,
+    ]
+
+
+def forecast_row(f: RuleForecast) -> list[Any]:
+    return [
+        f.forecast_at,
+        f.tag,
+        f.kind,
+        f.rules,
+        f.counted_posts,
+        f.days,
+        f.sample_pct,
+        f.posts_per_day,
+        f.cost_month_usd,
+        f.budget_usd,
+        f.over_budget,
     ]
 
 
@@ -240,5 +281,6 @@ ROWS: dict[str, RowMapping] = {
     "alerts": (ALERT_COLUMNS, alert_row),
     "account_metrics": (ACCOUNT_COLUMNS, account_row),
     "x_usage": (USAGE_COLUMNS, usage_row),
+    "x_forecasts": (FORECAST_COLUMNS, forecast_row),
 }
 """Table name -> (its columns, record -> row in that order)."""

@@ -48,15 +48,15 @@ def uid() -> str:
 
 @pytest.fixture
 def kafka(broker: str, uid: str) -> KafkaSettings:
+    # every topic of its own (`raw-<uid>`, ...): a test never reads what another one wrote
+    topics = {
+        name: f"{name.removesuffix('_topic')}-{uid}"
+        for name in KafkaSettings.model_fields
+        if name.endswith("_topic")
+    }
     return KafkaSettings(
         bootstrap_servers=broker,
-        raw_topic=f"raw-{uid}",
-        enriched_topic=f"enriched-{uid}",
-        dlq_topic=f"dlq-{uid}",
-        alerts_topic=f"alerts-{uid}",
-        accounts_topic=f"accounts-{uid}",
-        usage_topic=f"usage-{uid}",
-        observations_topic=f"observations-{uid}",
+        **topics,
         partitions=2,
         linger_ms=5,
     )

@@ -23,14 +23,17 @@ from veille.models import (
     EnrichedPost,
     Observation,
     Post,
+    RuleForecast,
     UsageSnapshot,
 )
 from veille.settings import KafkaSettings
 
-KindName = Literal["post", "enriched", "dead_letter", "alert", "account", "usage", "observation"]
+KindName = Literal[
+    "post", "enriched", "dead_letter", "alert", "account", "usage", "forecast", "observation"
+]
 """The closed set of record kinds."""
 
-SourceKind = Literal["post", "alert", "account", "usage"]
+SourceKind = Literal["post", "alert", "account", "usage", "forecast"]
 """The kinds a source may emit (`ingest.base.SourceRecord.kind`)."""
 
 
@@ -66,6 +69,7 @@ KINDS: tuple[RecordKind, ...] = (
     RecordKind("alert", Alert, "alerts_topic", "alerts"),
     RecordKind("account", AccountSnapshot, "accounts_topic", "account_metrics"),
     RecordKind("usage", UsageSnapshot, "usage_topic", "x_usage"),
+    RecordKind("forecast", RuleForecast, "forecasts_topic", "x_forecasts"),
     RecordKind("observation", Observation, "observations_topic"),
 )
 

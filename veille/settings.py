@@ -49,6 +49,7 @@ class KafkaSettings(BaseSettings):
     alerts_topic: str = "veille.alerts"
     accounts_topic: str = "x.accounts"
     usage_topic: str = "x.usage"
+    forecasts_topic: str = "x.forecasts"
     observations_topic: str = "veille.observations"
     partitions: int = Field(4, ge=1, description="partitions of the topics veille creates")
     replication_factor: int = Field(1, ge=1)
@@ -184,7 +185,20 @@ class XSettings(BaseSettings):
         description="recent search after a reconnect starts this long before the last post",
     )
     search_max_results: int = Field(100, ge=10, le=100)
+    search_query_max_length: int = Field(
+        512,
+        ge=64,
+        le=4096,
+        description="longest recent-search query of your access level (X: 512 Basic, "
+        "1024 Pro, 4096 Enterprise); gap fills pack the rules into as few queries as fit",
+    )
     audience_interval_s: float = Field(3600.0, gt=0, description="audience poll interval")
+    billing_check_interval_s: float = Field(
+        86400.0,
+        gt=0,
+        description="how often X's own usage count is read and compared with veille's, and "
+        "the cost forecast taken again",
+    )
     price_per_post_usd: float = Field(
         0.005, ge=0, description="X's pay-per-use price per post read"
     )

@@ -1,13 +1,13 @@
 """Synthetic source: realistic, reproducible X API v2 posts about what watch.yaml watches.
 
 `SyntheticSource` makes up a stream of filtered-stream payloads (`{"data", "includes",
-"matching_rules"}`, X's own wire format) about the entries and topics of the `WatchConfig` it is
-given: questions and requests to official accounts, complaints, praise, news, chatter, replies
-(customers' and official accounts'), retweets, quotes, long posts (`note_tweet`), in French,
-English, Spanish and German, written by a stable population of a few thousand users with a
-heavy-tailed follower distribution. Nothing about a particular company is hard-coded: names,
-aliases, accounts and topic keywords come from the configuration; the phrasing is generic
-telecom/consumer-brand language.
+"matching_rules"}`, X's own wire format) about the entries, sector items and topics of the
+`WatchConfig` it is given: questions and requests to official accounts, complaints, praise,
+news, chatter, replies (customers' and official accounts'), retweets, quotes, long posts
+(`note_tweet`), in French, English, Spanish and German, written by a stable population of a few
+thousand users with a heavy-tailed follower distribution. Nothing about a particular company is
+hard-coded: names, aliases, accounts, sector and topic keywords come from the configuration;
+the phrasing is generic telecom/consumer-brand language.
 
 Posts are dated in simulated event time, which runs at the scenario's traffic (posts per
 simulated minute, with a daily cycle), independent of the wall-clock pace (`rate`): a simulated

@@ -49,9 +49,9 @@ def care_account(accounts: Sequence[str]) -> str | None:
 
 def brand_word(cfg: WatchConfig) -> str:
     """The short name hashtags are made of: the target entry's first word ("Acme Energy" ->
-    "Acme"), else the first topic's."""
+    "Acme"), else the first sector item's."""
     entry = target_entry(cfg)
-    name = entry.name if entry else next(iter(cfg.topics), "Brand")
+    name = entry.name if entry else cfg.entry_names()[0][1]
     for word in re.findall(r"\w+", name):
         ascii_ = ascii_word(word)
         if ascii_:
@@ -141,9 +141,7 @@ def _event(
 
 def _entry_share(cfg: WatchConfig, mix: Mix) -> float:
     """The share of background posts chosen to be about the target entry."""
-    entries = cfg.entries()
-    if not entries:
-        return 1.0
+    entries = cfg.entry_names()
     kind = entries[0][0] if not cfg.brands else "brand"
     weights = {k: mix.entry_kinds.get(k, 0.0) for k, _ in entries}
     total = sum(weights.values()) or 1.0
@@ -154,8 +152,8 @@ def _entry_share(cfg: WatchConfig, mix: Mix) -> float:
 def _product(cfg: WatchConfig, word: str, seed: int) -> tuple[str, str]:
     """A new product hashtag and name, absent from everything the background writes."""
     known = {fold(t.lstrip("#")) for _, e in cfg.entries() for t in e.terms()}
-    for topic in cfg.topics.values():
-        known |= {fold(k.lstrip("#")) for kws in topic.keywords.values() for k in kws}
+    for keywords in [t.keywords for t in cfg.topics.values()] + [s.keywords for s in cfg.sector]:
+        known |= {fold(k.lstrip("#")) for kws in keywords.values() for k in kws}
     rng = random.Random(f"veille-trend-{seed}")
     products = list(event_phrases().products)
     rng.shuffle(products)

@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 
 from ingest.synthetic.builder import brand_word
 from ingest.synthetic.events import CareDesk, Events
-from ingest.synthetic.population import TWEPOCH_MS, Population, iso, lottery, rule_item
+from ingest.synthetic.population import TWEPOCH_MS, Population, iso, lottery
 from ingest.synthetic.posts import Entry, Extra, Recent, SyntheticPost
 from ingest.synthetic.scenarios import EventKind, Mix, PostKind, Scenario, Style
 from ingest.synthetic.text import (
@@ -31,7 +31,7 @@ from ingest.synthetic.text import (
 )
 from ingest.synthetic.timeline import CareLedger, ScenarioInfo, background_rate, event_rate
 from veille.models import EntryKind, Sentiment
-from veille.watch import WatchConfig, WatchMatcher, rule_tag
+from veille.watch import WatchConfig, WatchMatcher
 
 _RECENT = 400
 _SECONDS = tuple(f"{s:02d}.000Z" for s in range(60))
@@ -72,7 +72,6 @@ class Generator(Events):
         self.word = brand_word(cfg)
         self.official_entry = {u.id: e for e in self.entries for u in e.accounts}
         self.topic_keywords = topic_keywords(cfg, languages)
-        self.topic_rules = {name: rule_item(rule_tag("topic", name)) for name in cfg.topics}
         self.topic_annotations = topic_annotations(cfg)
         self.topic_order = {name: i for i, name in enumerate(cfg.topics)}
         self.entry_order = {id(e): i for i, e in enumerate(self.entries)}
@@ -116,14 +115,11 @@ class Generator(Events):
         self.lang_lot: list[str] = lottery(
             [(lang, mix.languages.get(lang, 0.0)) for lang in self.phrases]
         ) or list(self.phrases)
-        per_kind: dict[EntryKind | None, int] = {}
+        per_kind: dict[EntryKind, int] = {}
         for e in self.entries:
             per_kind[e.kind] = per_kind.get(e.kind, 0) + 1
         self.entry_lot: list[Entry] = lottery(
-            [
-                (e, (mix.entry_kinds.get(e.kind, 0.0) if e.kind else 1.0) / per_kind[e.kind])
-                for e in self.entries
-            ]
+            [(e, mix.entry_kinds.get(e.kind, 0.0) / per_kind[e.kind]) for e in self.entries]
         ) or list(self.entries)
 
     # the clock

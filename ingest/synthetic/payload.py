@@ -3,8 +3,9 @@
 `Payloads` (mixed into the generator) turns a text and what it is about into
 `{"data", "includes", "matching_rules"}`: entities with their offsets, metrics that follow the
 author's audience, the referenced post and every user the payload names, the matching rules of
-the entries and topics, context annotations. Each post it emits is remembered for later
-replies, quotes and reposts, and offered to the care desk when there is one.
+its entries and sector items (topics have no rules), context annotations. Each post it emits is
+remembered for later replies, quotes and reposts, and offered to the care desk when there is
+one.
 """
 
 from __future__ import annotations
@@ -30,7 +31,6 @@ class Payloads(Writer):
     ms: int
     entry_order: dict[int, int]
     topic_order: dict[str, int]
-    topic_rules: dict[str, bytes]
     topic_annotations: dict[str, list[dict[str, Any]]]
     official_entry: dict[str, Entry]  # official user id -> its entry
 
@@ -174,7 +174,7 @@ class Payloads(Writer):
                 anns += self.topic_annotations[t]
             if anns:
                 data["context_annotations"] = anns
-        rules = [e.rule for e in entries if e.rule] + [self.topic_rules[t] for t in topics]
+        rules = [e.rule for e in entries]  # topics have no X rule
         payload = b"".join(
             (
                 b'{"data":',
@@ -230,7 +230,7 @@ class Payloads(Writer):
             style,
             extra.sentiment,
             lang,
-            tuple(e.name for e in entries if e.kind),
+            tuple(e.name for e in entries),
             tuple(topics),
             datetime.fromtimestamp(self.ms / 1000, UTC),
             event,

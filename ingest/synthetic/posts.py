@@ -46,17 +46,17 @@ class SyntheticPost(NamedTuple):
 
 @dataclass(slots=True)
 class Entry:
-    """A watched entry as the generator writes about it."""
+    """A watched entry (or sector item) as the generator writes about it."""
 
     name: str
-    kind: EntryKind | None  # None: the stand-in for a configuration without entries
+    kind: EntryKind
     terms: dict[str, tuple[str, ...]]  # per language
     hashtags: tuple[str, ...]
     accounts: tuple[User, ...]
     care: User | None
     slug: str
     ticker: str
-    rule: bytes | None  # the matching_rules item, serialised
+    rule: bytes  # the matching_rules item, serialised
     annotation: dict[str, Any]
 
 

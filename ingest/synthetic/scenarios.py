@@ -114,7 +114,13 @@ CALM = Mix(
         "chatter": 0.27,
     },
     languages={"fr": 0.42, "en": 0.36, "es": 0.11, "de": 0.11},
-    entry_kinds={"brand": 0.55, "competitor": 0.28, "partner": 0.09, "supplier": 0.08},
+    entry_kinds={
+        "brand": 0.55,
+        "competitor": 0.28,
+        "partner": 0.09,
+        "supplier": 0.08,
+        "sector": 0.06,
+    },
 )
 
 _H = 3600.0

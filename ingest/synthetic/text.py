@@ -60,6 +60,9 @@ class Lang:
         def topics(text: str) -> frozenset[str]:
             return frozenset(matcher.match_topics(fold(_FIELD_RE.sub(" | ", text)), lang))
 
+        self._topics = topics
+        self._topics_of: dict[str, frozenset[str]] = {}
+
         def templates(texts: Sequence[str]) -> list[Tmpl]:
             return [_template(t, topics(t)) for t in texts]
 
@@ -124,6 +127,13 @@ class Lang:
         self.news_words: tuple[str, ...] = p["news_words"]
         self.stand_in: tuple[str, ...] = p["stand_in"]
 
+    def topics_of(self, text: str) -> frozenset[str]:
+        """The watch topics a fixed text (an entry's hashtag) matches in this language."""
+        found = self._topics_of.get(text)
+        if found is None:
+            found = self._topics_of[text] = self._topics(text)
+        return found
+
 
 # --- what the posts are about ---------------------------------------------------------------
 
@@ -131,7 +141,7 @@ class Lang:
 def make_entries(
     cfg: WatchConfig, population: Population, phrases: Mapping[str, Lang]
 ) -> list[Entry]:
-    """The watched entries, or a stand-in ("my provider") for a topics-only configuration."""
+    """The watched entries, then the sector items (posts about them use their keywords)."""
     out: list[Entry] = []
     by_handle = population.by_handle
     for kind, e in cfg.entries():
@@ -167,18 +177,25 @@ def make_entries(
                 },
             )
         )
-    if not out:  # topics only: posts talk about "my provider"
+    for item in cfg.sector:
+        every = tuple(t for kws in item.keywords.values() for t in kws)
+        words = tuple(t for t in every if not t.startswith("#"))
+        terms: dict[str, tuple[str, ...]] = {}
+        for lang in phrases:
+            own = item.keywords.get(lang, ()) + item.keywords.get(ALL_LANGUAGES, ())
+            # a language without keywords of its own borrows the others' (its rule tag says it)
+            terms[lang] = tuple(t for t in own if not t.startswith("#")) or words or every
         out.append(
             Entry(
-                name="",
-                kind=None,
-                terms={lang: p.stand_in for lang, p in phrases.items()},
-                hashtags=(),
+                name=item.name,
+                kind="sector",
+                terms=terms,
+                hashtags=tuple(t for t in every if t.startswith("#")),
                 accounts=(),
                 care=None,
-                slug="provider",
+                slug=re.sub(r"[^a-z0-9]+", "-", fold(item.name)).strip("-") or "sector",
                 ticker="",
-                rule=None,
+                rule=rule_item(rule_tag("sector", item.name)),
                 annotation={},
             )
         )
@@ -308,7 +325,7 @@ class Writer:
         r = self.rng.random
         p = self.phrases[lang]
         sentiment = SENTIMENT.get(style, "neutral")
-        extra = Extra(sentiment, [entry] if entry.kind else [], set(), {}, None)
+        extra = Extra(sentiment, [entry], set(), {}, None)
         key: str = style
         if style == "news" and entry.kind in ("partner", "supplier") and r() < 0.6:
             key = f"news_{entry.kind}"
@@ -330,7 +347,7 @@ class Writer:
         keywords = self.topic_keywords.get(lang)
         if r() >= tail_rate:
             return (f"{text} {tag}" if tag else text), extra
-        if keywords and (r() < mix.topic_frame or entry.kind is None):
+        if keywords and r() < mix.topic_frame:
             topic, kws = self._pick(keywords)
             kw = self._pick(kws)
             extra.topics.add(topic)
@@ -345,7 +362,9 @@ class Writer:
         if r() < mix.hashtag:
             for _ in range(1 + (r() < 0.3)):
                 if entry.hashtags and r() < 0.4:
-                    tail.append(self._pick(entry.hashtags))
+                    h = self._pick(entry.hashtags)
+                    tail.append(h)
+                    extra.topics |= p.topics_of(h)
                 else:
                     tag, topics = self._pick(p.hashtags)
                     tail.append(tag)

@@ -67,7 +67,7 @@ class ScenarioEvent:
     adds `per_minute_at(t)` posts per simulated minute to the background: rising from zero at
     `start` to `per_minute` at `full`, declining linearly from `fade` to zero at `end`.
     `terms` are its distinctive hashtags or words (absent from the background); `entry` is the
-    watch entry it concerns (the configuration's first brand; "" in a topics-only configuration).
+    watch entry it concerns (the configuration's first brand; "" in a sector-only configuration).
 
     By kind: crisis: outraged posts about `entry` (originals, "same here" replies, reposts;
     `terms`: its hashtags, one for all languages first; `details`: `factor`, the multiple of

@@ -1,16 +1,25 @@
 """The `x` source: the filtered stream plus gap fill, audience, usage and budget.
 
-On `start()` the stream's rules are synced with watch.yaml. Then three threads feed one queue
-that `records()` drains:
+On `start()` the rules' cost is forecast from X's post counts (`ingest.x.forecast`) and queued
+to be stored, then the stream's rules are synced with watch.yaml: rules not yet on X whose
+watch item alone would cost more than the monthly budget are refused (the start fails, naming
+them) until accepted with `veille rules sync --yes`. Then threads feed one queue that
+`records()` drains:
 - the stream thread keeps the filtered stream connected (`ingest.x.stream`); each post read is
   counted by the usage meter; when the month's budget is reached it disconnects, queues an
   alert, and waits for the next month (UTC) before reconnecting;
 - the gap-fill thread, after every reconnect (and at start when an earlier run left a last post
-  time), runs recent search for each rule from shortly before the last post seen to the
-  reconnection, once X can search that far (10 s later); posts the stream also delivered are
-  harmless downstream (same key) and counted as duplicates;
-- the audience thread reads the watched accounts' counts every `audience_interval_s`.
-Usage snapshots are queued every minute and when ingestion pauses.
+  time), runs recent search from shortly before the last post seen to the reconnection, once X
+  can search that far (10 s later), with the watch entries' rules packed into as few queries as
+  the query length allows (`gap_fill_queries`); a gap whose posts, as X counts them, would
+  cross the month's budget is not filled (an alert says so). Posts the stream also delivered
+  are harmless downstream (same key) and counted as duplicates;
+- the audience thread reads the watched accounts' counts every `audience_interval_s`; a failed
+  lookup is retried after a backoff and never stops the stream;
+- the billing thread, a minute after the start and then every `billing_check_interval_s`,
+  reads X's own usage count (`GET /2/usage/tweets`), queues readings that set it beside the
+  meter's, and forecasts again;
+- the usage thread queues a usage reading every minute (and one when ingestion pauses).
 
 An error that cannot heal in a thread (X refuses the token) is raised by `records()`.
 """
@@ -29,10 +38,12 @@ from typing import Any
 from ingest.base import Source, SourceRecord
 from ingest.x import rules as rules_sync
 from ingest.x.audience import read_accounts
-from ingest.x.backfill import SEARCH_LAG, RecentSearch, searchable_since
+from ingest.x.backfill import SEARCH_LAG, RecentSearch, gap_fill_queries, searchable_since
+from ingest.x.backoff import Backoff
 from ingest.x.clock import Clock
+from ingest.x.forecast import Forecast, forecast, refusal, refused
 from ingest.x.stream import FilteredStream
-from ingest.x.usage import UsageMeter, next_month
+from ingest.x.usage import UsageMeter, next_month, reported_usage
 from veille import xapi
 from veille.models import Alert
 from veille.settings import XSettings
@@ -41,6 +52,7 @@ from veille.watch import Rule, WatchConfig, compile_rules
 logger = logging.getLogger(__name__)
 
 USAGE_EVERY_S = 60.0
+BILLING_FIRST_S = 60.0
 
 
 class XSource(Source):
@@ -62,6 +74,7 @@ class XSource(Source):
         self.settings = settings
         self.watch = watch
         self.rules: list[Rule] = compile_rules(watch)
+        self.gap_queries = gap_fill_queries(watch, settings.search_query_max_length)
         self.clock = clock or Clock()
         self._timer = Clock()  # periodic readings run on real time, whatever `clock` is
         self.sync_rules = sync_rules
@@ -85,6 +98,10 @@ class XSource(Source):
         self.gap_fill_posts = 0
         self.gap_fills = 0
         self.gaps_lost = 0  # gaps (or parts) that could not be filled, each told by an alert
+        self.audience_failures = 0  # account lookups that failed (retried after a backoff)
+        self.gaps_skipped = 0  # gaps not filled because the budget would be crossed
+        self.billing_failures = 0  # X's usage or counts that could not be read
+        self.last_gap: dict[str, int] = {}  # search requests and posts read by the last fill
         self._pending_gaps = 0  # queued or running
         self.stream: FilteredStream | None = None
         self.search: RecentSearch | None = None
@@ -102,8 +119,14 @@ class XSource(Source):
             on_post=self._on_stream_post,
             on_connected=self._on_connected,
         )
+        forecast = self._forecast()
         if self.sync_rules:
-            p = rules_sync.sync(self.stream, self.rules)
+            p = rules_sync.plan(rules_sync.current(self.stream), self.rules)
+            over = refused(forecast, p.add) if forecast is not None else []
+            if over:
+                raise xapi.XApiError(refusal(over))
+            if p.changes:
+                rules_sync.apply(self.stream, p)
             logger.info(
                 "stream rules: %d added, %d deleted, %d kept",
                 len(p.add),
@@ -115,8 +138,38 @@ class XSource(Source):
         self._spawn("x-stream", self._stream_loop)
         self._spawn("x-gap-fill", self._gap_loop)
         self._spawn("x-usage", self._usage_loop)
+        self._spawn("x-billing", lambda: self._billing_loop(client))
         if self.audience and any(e.accounts for _, e in self.watch.entries()):
             self._spawn("x-audience", lambda: self._audience_loop(client))
+
+    def _forecast(self) -> Forecast | None:
+        """Forecast what the rules cost (`ingest.x.forecast`) and queue it to be stored; None
+        when X gives no counts (an access level without them, X away): the budget still stops
+        ingestion when it is reached."""
+        assert self.search is not None
+        try:
+            fc = forecast(
+                self.search,
+                self.watch,
+                price_per_post_usd=self.settings.price_per_post_usd,
+                budget_usd=self.settings.monthly_budget_usd,
+                query_max_length=self.settings.search_query_max_length,
+            )
+        except xapi.XAuthError:
+            raise
+        except xapi.XApiError as e:
+            logger.warning("no cost forecast: X gave no post counts (%s)", e)
+            return None
+        logger.info(
+            "forecast: ~%.0f posts/day, $%.2f/month (budget %s)",
+            fc.posts_per_day,
+            fc.cost_month_usd,
+            self.settings.monthly_budget_usd,
+        )
+        for item in fc.items:
+            record = SourceRecord(item.model_dump_json().encode(), "x:forecast", kind="forecast")
+            self._queue.put(record)
+        return fc
 
     def _spawn(self, name: str, target: Callable[[], None]) -> None:
         def guarded() -> None:
@@ -144,7 +197,7 @@ class XSource(Source):
         self.stop()
         for t in self._threads:
             t.join(10)
-        self.meter.save()
+        self.meter.close()
         self._save_last_seen()
 
     def records(self) -> Iterator[SourceRecord]:
@@ -174,11 +227,16 @@ class XSource(Source):
             gap_fills=self.gap_fills,
             gaps_lost=self.gaps_lost,
             gap_fill_posts=self.gap_fill_posts,
+            audience_failures=self.audience_failures,
+            gaps_skipped=self.gaps_skipped,
+            billing_failures=self.billing_failures,
             paused=self._paused,
         )
         if self.search is not None:
             out.update(
-                search_requests=self.search.requests, search_rate_limited=self.search.rate_limited
+                search_requests=self.search.requests,
+                count_requests=self.search.count_requests,
+                search_rate_limited=self.search.rate_limited,
             )
         if self.stream is not None:  # the current waits (0 once connected), for /metrics
             b = self.stream.backoff
@@ -324,13 +382,63 @@ class XSource(Source):
             start = earliest
             if end <= start:
                 return
-        logger.info("gap fill from %s to %s", start.isoformat(), end.isoformat())
-        for rule in self.rules:
-            for payload in self.search.posts(rule.value, start, end, tag=rule.tag):
-                if self.meter.exhausted(self.clock.now()):
-                    return
-                self.gap_fill_posts += 1
-                self._accept(payload, "x:gap-fill")
+        if not self._affordable(start, end):
+            return
+        logger.info(
+            "gap fill from %s to %s: %d queries",
+            start.isoformat(),
+            end.isoformat(),
+            len(self.gap_queries),
+        )
+        requests, read = self.search.requests, self.search.posts_read
+        try:
+            for query in self.gap_queries:
+                for payload in self.search.posts(query, start, end):
+                    if self.meter.exhausted(self.clock.now()):
+                        return
+                    self.gap_fill_posts += 1
+                    self._accept(payload, "x:gap-fill")
+        finally:
+            self.last_gap = {
+                "search_requests": self.search.requests - requests,
+                "posts": self.search.posts_read - read,
+            }
+
+    def _affordable(self, start: datetime, end: datetime) -> bool:
+        """Whether filling [start, end) stays within the month's budget, by X's count of the
+        posts the gap queries match (counting reads no post). A gap that would cross the
+        budget is not filled: an alert and the next usage reading say so."""
+        assert self.search is not None
+        remaining = self.meter.remaining(self.clock.now())
+        if remaining is None:
+            return True
+        expected = 0
+        try:
+            for query in self.gap_queries:
+                answer = self.search.count(query, start, end)
+                if answer is None:
+                    return False  # stopping
+                expected += answer.total
+        except xapi.XAuthError:
+            raise
+        except xapi.XApiError as e:  # no count (the access level, X away): the meter guards
+            logger.warning("cannot count the gap's posts (%s); filling up to the budget", e)
+            return True
+        if expected <= remaining:
+            return True
+        self.gaps_skipped += 1
+        logger.error(
+            "gap fill from %s to %s skipped: about %d posts, %d left in the month's budget",
+            start.isoformat(),
+            end.isoformat(),
+            expected,
+            remaining,
+        )
+        self._gap_alert(
+            start, end, f"not filled: about {expected} posts, {remaining} left in the budget"
+        )
+        self._queue_usage()
+        return False
 
     def _gap_alert(self, start: datetime, end: datetime, why: str) -> None:
         """Say, as an alert, that posts of [start, end) may be missing."""
@@ -346,13 +454,58 @@ class XSource(Source):
         self._queue.put(SourceRecord(alert.model_dump_json().encode(), "x:gap", kind="alert"))
 
     def _audience_loop(self, client: Any) -> None:
+        """Read the accounts every `audience_interval_s`. A failed lookup (X refuses it, is
+        away, or rate limits it: whatever the status) is logged, counted and tried again after
+        a backoff (5 s doubling, never longer than the interval): it never stops the stream."""
+        backoff = Backoff()
         while not self.stopping:
-            for snap in read_accounts(client, self.watch, self.clock.now()):
-                self._queue.put(
-                    SourceRecord(snap.model_dump_json().encode(), "x:audience", kind="account")
-                )
-            if self._timer.sleep(self.settings.audience_interval_s):
+            wait = self.settings.audience_interval_s
+            try:
+                snaps = read_accounts(client, self.watch, self.clock.now())
+            except xapi.XApiError as e:
+                self.audience_failures += 1
+                reset = e.reset_at if isinstance(e, xapi.XRateLimited) else None
+                after = reset - self._timer.now().timestamp() if reset else None
+                wait = min(backoff.next("http", after), wait)
+                logger.warning("audience lookup failed (%s); retrying in %.0fs", e, wait)
+            else:
+                backoff.reset()
+                for snap in snaps:
+                    self._queue.put(
+                        SourceRecord(snap.model_dump_json().encode(), "x:audience", kind="account")
+                    )
+            if self._timer.sleep(wait):
                 return
+
+    def _billing_loop(self, client: Any) -> None:
+        """A minute after the start, then every `billing_check_interval_s`: read X's own
+        usage count and queue the readings that set it beside the meter's; take the forecast
+        again. Failures are logged and counted, and tried at the next interval."""
+        wait = min(BILLING_FIRST_S, self.settings.billing_check_interval_s)
+        while not self._timer.sleep(wait):
+            wait = self.settings.billing_check_interval_s
+            try:
+                reported = reported_usage(client)
+            except xapi.XApiError as e:
+                self.billing_failures += 1
+                logger.warning("cannot read X's usage (%s); trying again in %.0fs", e, wait)
+            else:
+                now = self.clock.now()
+                for snap in self.meter.reconcile(reported, now, self._paused):
+                    if snap.x_reported_day != snap.reads_day:
+                        logger.warning(
+                            "X counts %s posts billed on %s, veille %d",
+                            snap.x_reported_day,
+                            snap.day,
+                            snap.reads_day,
+                        )
+                    record = SourceRecord(snap.model_dump_json().encode(), "x:usage", kind="usage")
+                    self._queue.put(record)
+            try:
+                self._forecast()
+            except xapi.XApiError as e:
+                self.billing_failures += 1
+                logger.warning("no cost forecast (%s)", e)
 
     def _usage_loop(self) -> None:
         while not self.stopping:

@@ -66,7 +66,7 @@ from veille.settings import Settings
 
 __all__ = ["BenchError", "ChaosOptions", "run"]
 
-NOT_FROM_POSTS = {"alerts", "audience_growth", "x_usage"}
+NOT_FROM_POSTS = {"alerts", "audience_growth", "x_usage", "x_forecast"}
 """Named queries reading tables the posts do not feed."""
 
 TARGETS = ("ingest", "process", "process-2", "sink", "broker", "clickhouse")
@@ -246,7 +246,7 @@ def _differing_copy(payload: bytes, tag: str) -> bytes:
 def write_input(path: Path, posts: int, bad: int, seed: int) -> tuple[set[str], int, int, float]:
     """The replay file: good synthetic payloads, with `bad` lines at seeded places and, for 1 %
     of the posts, a later copy carrying another rule tag (as a gap fill's copy does: enriched, it
-    may name other entries or topics than the first). Returns the good ids, the bad lines and the
+    may name other entries than the first). Returns the good ids, the bad lines and the
     differing copies written, and the post-time span in seconds."""
     from ingest.synthetic import SyntheticSource
     from veille.watch import load_watch
@@ -257,8 +257,7 @@ def write_input(path: Path, posts: int, bad: int, seed: int) -> tuple[set[str], 
     good = SyntheticSource(
         watch, rate=None, seed=seed, count=posts, start_time=start, volume=30.0
     ).generate(posts)
-    tags = [rule_tag(kind, e.name) for kind, e in watch.entries()]
-    tags += [rule_tag("topic", t) for t in watch.topics]
+    tags = [rule_tag(kind, name) for kind, name in watch.entry_names()]
     rng = random.Random(seed)
     lines = list(good)
     changed = max(1, posts // 100)

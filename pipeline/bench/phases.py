@@ -19,17 +19,10 @@ from typing import Any
 
 from pipeline.bench.procfs import CpuUse, PeakRss
 from pipeline.supervisor import Pipeline, UpOptions
-from veille.settings import Settings
+from veille.settings import KafkaSettings, Settings
 
-TOPIC_FIELDS = (
-    "raw_topic",
-    "enriched_topic",
-    "dlq_topic",
-    "alerts_topic",
-    "accounts_topic",
-    "usage_topic",
-    "observations_topic",
-)
+TOPIC_FIELDS = tuple(name for name in KafkaSettings.model_fields if name.endswith("_topic"))
+"""Every topic setting: a benchmark phase gets topics of its own."""
 
 
 class BenchError(RuntimeError):

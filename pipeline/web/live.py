@@ -85,6 +85,7 @@ class LiveData:
     recent_posts: list[Row] = field(default_factory=list)
     languages: list[Row] = field(default_factory=list)
     x_usage: list[Row] = field(default_factory=list)
+    x_forecast: list[Row] = field(default_factory=list)
     emerging_window_h: int = 1
     stages: list[StageHealth] = field(default_factory=list)
     read_at: float = 0.0
@@ -182,5 +183,6 @@ def collect(
     )
     d.languages = _run(client, "language_mix", span)
     d.x_usage = _run(client, "x_usage", {})
+    d.x_forecast = _run(client, "x_forecast", {})
     d.stages = stage_health(run_dir, previous if previous is not None else {})
     return d

@@ -248,11 +248,12 @@ def _health(d: LiveData) -> m.Markup:
         parts.append(m.Markup("<h3>X usage this month</h3>"))
         parts.append(
             m.table(
-                ["Day", "Reads", "Month", "Cost (USD)", "Budget", "Paused"],
+                ["Day", "Reads", "X counts", "Month", "Cost (USD)", "Budget", "Paused"],
                 (
                     [
                         u["day"],
                         m.fmt_int(u["reads_day"]),
+                        m.fmt_int(u["x_reported_day"]),
                         m.fmt_int(u["reads_month"]),
                         f"{float(u['cost_month_usd']):,.2f}",
                         m.fmt_int(u["budget_posts"]),
@@ -260,9 +261,32 @@ def _health(d: LiveData) -> m.Markup:
                     ]
                     for u in d.x_usage[-7:]
                 ),
-                num={1, 2, 3, 4},
+                num={1, 2, 3, 4, 5},
             )
         )
+    if d.x_forecast:
+        billed = d.x_forecast[0]["billed_posts_per_day_7d"]
+        parts.append(m.Markup("<h3>X cost forecast (posts counted by X over 7 days)</h3>"))
+        parts.append(
+            m.table(
+                ["Watch item", "Rules", "Sample", "Posts/day", "USD/month", "Over budget"],
+                (
+                    [
+                        f["tag"],
+                        m.fmt_int(f["rules"]),
+                        f"{f['sample_pct']} %" if f["sample_pct"] is not None else "",
+                        m.fmt_int(round(float(f["posts_per_day"]))),
+                        f"{float(f['cost_month_usd']):,.2f}",
+                        "yes" if f["over_budget"] else "no",
+                    ]
+                    for f in d.x_forecast
+                ),
+                num={1, 3, 4},
+            )
+        )
+        if billed is not None:
+            per_day = m.h(m.fmt_int(round(float(billed))))
+            parts.append(m.Markup(f"<p>Billed over the last 7 days: {per_day} posts/day.</p>"))
     return m.section("Pipeline health", sub, m.join(parts), wide=True, sid="health")
 
 

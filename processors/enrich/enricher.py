@@ -1,4 +1,5 @@
-"""Enrichment of batches of posts: language, sentiment, topics, intent and watch entries.
+"""Enrichment of batches of posts: language, sentiment, topics, intent and watch entries
+(sector items included, as entries of kind "sector").
 
 `Enricher.enrich(posts)` takes a batch so that each model pays its per-call overhead once per
 batch; it returns one `EnrichedPost` per post, in order. `enrich_texts()` does the same for bare
@@ -121,9 +122,10 @@ class Enricher:
                 author=it.author,
                 reply_to=it.reply_to,
                 rule_tags=it.rule_tags,
+                lang=lang,
             )
             topics = self.matcher.match_topics(
-                folded, lang, hashtags=it.hashtags, entities=it.entities, rule_tags=it.rule_tags
+                folded, lang, hashtags=it.hashtags, entities=it.entities
             )
             addressed = tuple(
                 dict.fromkeys(

@@ -2,7 +2,7 @@
 -- share negative, and net sentiment ((positive - negative) / posts, from -1 to 1). From the
 -- per-minute rollup; a post that names two entries counts for both.
 -- param entry: String = ''                        watch entry name; '' for every entry
--- param kind: String = ''                         brand, competitor, partner, supplier; '' all
+-- param kind: String = ''                         brand, competitor, partner, supplier, sector; '' all
 -- param start: DateTime = '1970-01-01 00:00:00'   from (UTC, inclusive)
 -- param end: DateTime = '2106-01-01 00:00:00'     to (UTC, exclusive)
 -- param interval_s: UInt32 = 3600                 bucket size in seconds

@@ -1,6 +1,6 @@
 -- Sentiment of what is said about each watch entry: posts per label, share negative, and net
 -- sentiment ((positive - negative) / posts, from -1 to 1). From the per-minute rollup.
--- param kind: String = ''                         brand, competitor, partner, supplier; '' all
+-- param kind: String = ''                         brand, competitor, partner, supplier, sector; '' all
 -- param start: DateTime = '1970-01-01 00:00:00'   from (UTC, inclusive)
 -- param end: DateTime = '2106-01-01 00:00:00'     to (UTC, exclusive)
 -- example: veille query sentiment_by_brand --param kind=competitor

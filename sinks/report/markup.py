@@ -31,7 +31,7 @@ def join(parts: Iterable[object]) -> Markup:
 
 
 def fmt_int(v: Any) -> str:
-    return f"{int(v):,}"
+    return "–" if v is None else f"{int(v):,}"
 
 
 def fmt_pct(v: float | None, digits: int = 1) -> str:

@@ -29,7 +29,7 @@ import yaml
 from factories import REPO, make_enriched
 
 from sinks.clickhouse import ClickHouseSink
-from veille.models import AccountSnapshot, Alert, DeadLetter, UsageSnapshot
+from veille.models import AccountSnapshot, Alert, DeadLetter, RuleForecast, UsageSnapshot
 from veille.settings import ClickHouseSettings
 
 GRAFANA = REPO / "deploy" / "grafana"
@@ -579,6 +579,23 @@ def _fill(sink: ClickHouseSink) -> None:
                     duplicates_day=reads // 20,
                     budget_posts=100_000,
                     cost_month_usd=round(0.005 * (8400 if days_ago == 0 else 6100), 2),
+                    x_reported_day=reads + 3 if days_ago else None,
+                )
+            )
+    for hours_ago in (30, 2):  # two forecasts: the panel shows the newest
+        for tag, per_day in (("brand:Orbital", 2100.0), ("sector:Telecoms", 900.0 + hours_ago)):
+            sink.add(
+                RuleForecast(
+                    forecast_at=NOW - timedelta(hours=hours_ago),
+                    tag=tag,
+                    kind=tag.partition(":")[0],
+                    rules=1,
+                    counted_posts=int(per_day * 7),
+                    days=7.0,
+                    sample_pct=10 if tag.startswith("sector") else None,
+                    posts_per_day=per_day,
+                    cost_month_usd=round(per_day * 30.44 * 0.005, 2),
+                    budget_usd=500.0,
                 )
             )
     sink.flush()

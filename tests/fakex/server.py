@@ -1,7 +1,7 @@
 """`FakeX`, the fake X API v2 server: lifecycle, test setup, waiting and counters, routing.
 
-It assembles the endpoint groups (stream, rules, search, users, compliance), each a module of
-this package, over the shared state of `fakex.state`.
+It assembles the endpoint groups (stream, rules, search, counts, users, usage, compliance), each
+a module of this package, over the shared state of `fakex.state`.
 """
 
 from __future__ import annotations
@@ -13,26 +13,38 @@ import socket
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import suppress
+from datetime import date
 from typing import Any
 
 from fakex.compliance import ComplianceEndpoints
+from fakex.counts import CountsEndpoints
 from fakex.rules import RulesEndpoints
 from fakex.script import Step
 from fakex.search import SearchEndpoints
-from fakex.state import ComplianceReason, Post, RuleCall
+from fakex.state import ComplianceReason, Fault, Post, RuleCall
 from fakex.stream import StreamEndpoints
 from fakex.transport import POLL_S, Endpoint, Reply, Request, Server
+from fakex.usage import UsageEndpoints
 from fakex.users import UsersEndpoints
 from fakex.wire import parse_time, problem
 
 logger = logging.getLogger(__name__)
 
 
-class FakeX(StreamEndpoints, RulesEndpoints, SearchEndpoints, UsersEndpoints, ComplianceEndpoints):
+class FakeX(
+    StreamEndpoints,
+    RulesEndpoints,
+    SearchEndpoints,
+    CountsEndpoints,
+    UsersEndpoints,
+    UsageEndpoints,
+    ComplianceEndpoints,
+):
     """A fake X API v2 server on 127.0.0.1; see the `fakex` package docstring for what it serves.
 
-    Construct, then `start()` (or use as a context manager); `stop()` closes every connection
-    and joins every thread, and is safe to call twice. All methods are thread-safe.
+    Construct (settings only, see `FakeXState`), then `start()` (or use as a context manager);
+    `stop()` closes every connection and joins every thread, and is safe to call twice. All
+    methods are thread-safe.
     """
 
     # -- lifecycle --------------------------------------------------------------------------------
@@ -112,6 +124,42 @@ class FakeX(StreamEndpoints, RulesEndpoints, SearchEndpoints, UsersEndpoints, Co
         """Post ids the compliance download reports, with the reason (`deleted`, ...)."""
         with self._cond:
             self._deleted.update(reasons)
+
+    def set_counts(self, query: str | None, per_day: int) -> None:
+        """Make post counts report a steady `per_day` posts a day instead of the timeline's.
+
+        For `query` (the exact `query` parameter), or with None for every query that has no
+        volume of its own. Buckets get their share of the day, rounded so that they add up.
+        """
+        if per_day < 0:
+            raise ValueError("per_day must be >= 0")
+        with self._cond:
+            self._counts_volume[query] = per_day
+
+    def set_usage(self, day: date, count: int) -> None:
+        """Set the usage of a UTC day to `count`; posts sent that day afterwards add to it
+        (an id already counted that day still counts once)."""
+        with self._cond:
+            self._usage_base[day] = count - len(self._usage_seen.get(day, ()))
+
+    def fail_next(
+        self,
+        path_prefix: str,
+        status: int,
+        times: int = 1,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        """Answer `status` with X's problem body (and `headers`) to the next `times` requests
+        whose path starts with `path_prefix` (`/2/users/by`, ...), after the bearer check.
+
+        Faults are used in the order they were added; a failed request reaches no endpoint, so
+        only `request_log` (and `stream_errors` for the stream) records it. For the stream,
+        the script's `HttpError` and `RateLimit` steps do the same in sequence with the rest.
+        """
+        if times < 1:
+            raise ValueError("times must be >= 1")
+        with self._cond:
+            self._faults.append(Fault(path_prefix, status, times, dict(headers or {})))
 
     # -- waiting and counters ---------------------------------------------------------------------
 
@@ -194,6 +242,30 @@ class FakeX(StreamEndpoints, RulesEndpoints, SearchEndpoints, UsersEndpoints, Co
         return self._read(lambda: self._search_queries)
 
     @property
+    def search_results(self) -> list[int]:
+        """How many posts each recent-search request returned (0 when refused), in the order
+        of `search_queries`."""
+        return self._read(lambda: self._search_results)
+
+    @property
+    def search_posts_returned(self) -> int:
+        """Posts returned by recent search, all requests together."""
+        with self._cond:
+            return sum(self._search_results)
+
+    @property
+    def counts_queries(self) -> list[dict[str, str]]:
+        """Query parameters of every post-counts request, rate-limited ones included."""
+        return self._read(lambda: self._counts_queries)
+
+    @property
+    def usage_by_day(self) -> dict[date, int]:
+        """The usage the fake reports per UTC day: posts sent (distinct ids) or `set_usage`."""
+        with self._cond:
+            days = set(self._usage_seen) | set(self._usage_base)
+            return {day: self._usage_on(day) for day in sorted(days)}
+
+    @property
     def user_lookups(self) -> list[list[str]]:
         """The usernames asked for by each `/2/users/by` request."""
         return self._read(lambda: self._user_lookups)
@@ -211,7 +283,9 @@ class FakeX(StreamEndpoints, RulesEndpoints, SearchEndpoints, UsersEndpoints, Co
         yield "POST", "/2/tweets/search/stream/rules", self._post_rules
         yield "DELETE", "/2/connections/all", self._kill_connections
         yield "GET", "/2/tweets/search/recent", self._search
+        yield "GET", "/2/tweets/counts/recent", self._counts
         yield "GET", "/2/users/by", self._users_by
+        yield "GET", "/2/usage/tweets", self._usage
         yield "POST", "/2/compliance/jobs", self._create_job
         yield "GET", r"/2/compliance/jobs/(\d+)", self._job_status
         yield "PUT", r"/upload/(\d+)", self._upload
@@ -237,14 +311,26 @@ class FakeX(StreamEndpoints, RulesEndpoints, SearchEndpoints, UsersEndpoints, Co
             if (match := re.fullmatch(pattern, req.path)) and method == req.method:
                 authorized = req.headers.get("Authorization") == f"Bearer {self._token}"
                 if not (authorized or req.path.startswith(("/upload/", "/download/"))):
-                    return self._unauthorized(req)
+                    return self._refuse(req, 401, {})
+                if fault := self._take_fault(req.path):
+                    return self._refuse(req, fault.status, fault.headers)
                 return endpoint(req, match)
         return Reply(404, problem(404, f"no route for {req.method} {req.path}"))
 
-    def _unauthorized(self, req: Request) -> Reply:
-        reply = Reply(401, problem(401))
+    def _take_fault(self, path: str) -> Fault | None:
+        with self._cond:
+            for fault in self._faults:
+                if path.startswith(fault.prefix):
+                    fault.times -= 1
+                    if not fault.times:
+                        self._faults.remove(fault)
+                    return fault
+        return None
+
+    def _refuse(self, req: Request, status: int, headers: dict[str, str]) -> Reply:
+        """X's problem for `status`; on the stream, counted as a refused connection attempt."""
         if req.path == "/2/tweets/search/stream":
             with self._cond:
                 self._connect_count += 1
-                self._stream_errors.append(401)
-        return reply
+                self._stream_errors.append(status)
+        return Reply(status, problem(status), dict(headers))

@@ -185,6 +185,7 @@ class StreamEndpoints(FakeXState):
             if conn is not self._current or act.index != self._cursor:
                 return
             self._delivered.append(str(self._timeline[act.index].id))
+            self._count_usage([self._timeline[act.index]])
             self._cursor += 1
             if act.from_send and self._script and isinstance(self._script[0], Send):
                 self._count_down()

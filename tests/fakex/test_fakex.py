@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -24,9 +24,11 @@ from fakex import (
     Send,
     StaleConnection,
     Stall,
+    parse_query,
     x_user,
 )
 from veille.models import parse_stream_payload
+from veille.watch import compile_rules, load_watch
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -368,13 +370,275 @@ def test_search_end_time_defaults_to_now() -> None:
 
 def test_search_rate_limit_window() -> None:
     with FakeX(TOKEN, search_limit=2, search_window_s=60) as fx:
-        remaining = [search(fx).headers["x-rate-limit-remaining"] for _ in range(2)]
-        assert remaining == ["1", "0"]
-        limited = search(fx)
-        assert limited.status_code == 429 and limited.json()["title"] == "Too Many Requests"
-        assert limited.headers["x-rate-limit-remaining"] == "0"
-        assert 55 <= int(limited.headers["x-rate-limit-reset"]) - time.time() <= 61
-        assert len(fx.search_queries) == 3
+        answers = [search(fx) for _ in range(3)]
+        assert [r.status_code for r in answers] == [200, 200, 429]
+        assert [r.headers["x-rate-limit-remaining"] for r in answers] == ["1", "0", "0"]
+        assert {r.headers["x-rate-limit-limit"] for r in answers} == {"2"}
+        # the epoch second at which the window reopens, the same for the whole window
+        resets = {r.headers["x-rate-limit-reset"] for r in answers}
+        assert len(resets) == 1 and 55 <= int(resets.pop()) - time.time() <= 61
+        assert answers[2].json()["title"] == "Too Many Requests"
+        assert len(fx.search_queries) == 3 and fx.search_results == [0, 0, 0]
+
+
+# --- queries ------------------------------------------------------------------------------------
+
+QUERY_POSTS = [  # post i has id i: `sample:N` keeps ids below N
+    x_payload(1, "Orbital is down again", created_at=T0),
+    x_payload(2, "The orbital period of Mars", created_at=T0),
+    x_payload(3, "Panne chez #OrbitalTelecom", lang="fr", created_at=T0),
+    x_payload(4, "Hello @Orbital_Care, no-signal since noon", created_at=T0),
+    x_payload(5, "$ORBT is up", username="orbital_care", author_id="77", created_at=T0),
+    x_payload(6, "Nimbus est mieux", lang="fr", in_reply_to_user_id="77", created_at=T0),
+]
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("orbital", {1, 2}),  # whole tokens: not #OrbitalTelecom nor @Orbital_Care
+        ('ORBITAL -"orbital period"', {1}),
+        ('"no signal"', {4}),  # punctuation separates tokens
+        ("#orbitaltelecom", {3}),
+        ("@orbital_care", {4}),
+        ("from:Orbital_Care", {5}),
+        ("from:77", {5}),
+        ("$orbt", {5}),
+        ("orbital OR panne lang:fr", {1, 2, 3}),  # AND binds tighter than OR
+        ("(orbital OR panne) lang:fr", {3}),
+        ("orbital -(period OR mars)", {1}),
+        ("orbital sample:2", {1}),
+        ("nimbus is:reply", {6}),
+        ("nimbus -is:reply", set()),
+        ("mieux OR up -lang:fr", {5, 6}),
+    ],
+)
+def test_search_matches_x_query_syntax(query: str, expected: set[int]) -> None:
+    with FakeX(TOKEN, search_matches_query=True, clock=lambda: T0 + timedelta(hours=1)) as fx:
+        fx.add_posts(QUERY_POSTS)
+        r = search(fx, query=query, max_results="100")
+        assert r.status_code == 200, r.text
+        assert {int(t["id"]) for t in r.json().get("data", [])} == expected
+
+
+def test_every_post_matches_unless_asked_to_match_queries(fx: FakeX) -> None:
+    fx.add_posts(QUERY_POSTS)
+    assert search(fx, query="zzz").json()["meta"]["result_count"] == len(QUERY_POSTS)
+    assert fx.search_results == [6] and fx.search_posts_returned == 6
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        *("(orbital", "orbital)", "orbital OR", "OR orbital", "a OR OR b", "()", '"orbital'),
+        *('""', "orbital -", "orbital place:paris", "orbital sample:0"),
+        *("-orbital", "-orbital -nimbus", "-(orbital nimbus)", "lang:en"),  # nothing positive
+    ],
+)
+def test_queries_x_refuses_are_answered_400(fx: FakeX, query: str) -> None:
+    for path in ("search/recent", "counts/recent"):
+        r = requests.get(
+            f"{fx.base_url}/2/tweets/{path}", params={"query": query}, headers=AUTH, timeout=5
+        )
+        assert r.status_code == 400
+        body = r.json()
+        assert body["title"] == "Invalid Request"
+        assert body["type"] == "https://api.twitter.com/2/problems/invalid-request"
+        assert body["errors"][0]["parameters"] == {"query": [query]}
+        assert body["errors"][0]["message"].startswith("There were errors processing")
+
+
+def test_the_watch_rules_are_queries_the_fake_understands() -> None:
+    """veille's own rules go to search and counts as queries: the fake must take them all."""
+    for rule in compile_rules(load_watch()):
+        assert len(rule.value) <= 512
+        assert parse_query(rule.value).standalone
+
+
+def test_query_length_limit_follows_the_access_level() -> None:
+    long_query = "orbital " + "x" * 600
+    with FakeX(TOKEN) as fx:  # Basic: 512
+        r = search(fx, query=long_query)
+        assert r.status_code == 400 and "too long" in r.json()["errors"][0]["message"]
+        assert search(fx, query="o" * 512).status_code == 200
+    with FakeX(TOKEN, query_max_length=1024) as fx:  # Pro
+        assert search(fx, query=long_query).status_code == 200
+
+
+# --- post counts ----------------------------------------------------------------------------
+
+
+def counts(fx: FakeX, **params: str) -> requests.Response:
+    url = f"{fx.base_url}/2/tweets/counts/recent"
+    return requests.get(url, params={"query": "orbital", **params}, headers=AUTH, timeout=5)
+
+
+def test_counts_buckets_are_aligned_and_cut_at_the_window(fx: FakeX) -> None:
+    times = [T0 + timedelta(minutes=m) for m in (-70, 5, 50, 61, 130)]  # 07:50 ... 11:10
+    fx.add_posts(x_payload(i, f"post {i}", created_at=t) for i, t in enumerate(times, 1))
+    window = {"start_time": "2026-11-20T08:30:00Z", "end_time": "2026-11-20T10:15:00Z"}
+    body = counts(fx, **window).json()  # hour buckets by default
+    assert body == {
+        "data": [
+            {
+                "end": "2026-11-20T09:00:00.000Z",
+                "start": "2026-11-20T08:30:00.000Z",
+                "tweet_count": 0,
+            },
+            {
+                "end": "2026-11-20T10:00:00.000Z",
+                "start": "2026-11-20T09:00:00.000Z",
+                "tweet_count": 2,
+            },
+            {
+                "end": "2026-11-20T10:15:00.000Z",
+                "start": "2026-11-20T10:00:00.000Z",
+                "tweet_count": 1,
+            },
+        ],
+        "meta": {"total_tweet_count": 3},
+    }
+    days = counts(fx, granularity="day").json()  # the last 7 days up to X's now
+    assert [d["start"] for d in days["data"]][:2] == [
+        "2026-11-14T09:00:00.000Z",  # now - 7 days
+        "2026-11-15T00:00:00.000Z",  # then whole UTC days
+    ]
+    assert days["data"][-1] == {
+        "end": "2026-11-21T09:00:00.000Z",
+        "start": "2026-11-21T00:00:00.000Z",
+        "tweet_count": 0,
+    }
+    assert [d["tweet_count"] for d in days["data"]][-2] == 5
+    assert days["meta"] == {"total_tweet_count": 5}
+    minutes = counts(
+        fx, granularity="minute", start_time="2026-11-20T09:04:30Z", end_time="2026-11-20T09:07Z"
+    ).json()
+    assert [(d["start"][11:19], d["tweet_count"]) for d in minutes["data"]] == [
+        ("09:04:30", 0),
+        ("09:05:00", 1),
+        ("09:06:00", 0),
+    ]
+    assert [q.get("granularity") for q in fx.counts_queries] == [None, "day", "minute"]
+
+
+def test_counts_match_the_query_when_asked() -> None:
+    with FakeX(TOKEN, search_matches_query=True, clock=lambda: T0 + timedelta(hours=1)) as fx:
+        fx.add_posts(QUERY_POSTS)
+        assert counts(fx, query="orbital").json()["meta"]["total_tweet_count"] == 2
+        assert counts(fx, query="lang:fr nimbus").json()["meta"]["total_tweet_count"] == 1
+
+
+def test_set_counts_reports_a_steady_volume(fx: FakeX) -> None:
+    fx.add_posts(posts(1, 2, 3))
+    fx.set_counts(None, 2400)  # 100 an hour
+    fx.set_counts("nimbus", 48)
+    window = {"start_time": "2026-11-20T09:30:00Z", "end_time": "2026-11-20T12:00:00Z"}
+    body = counts(fx, **window).json()
+    assert [d["tweet_count"] for d in body["data"]] == [50, 100, 100]
+    assert body["meta"]["total_tweet_count"] == 250
+    assert counts(fx, query="nimbus", **window).json()["meta"]["total_tweet_count"] == 5
+    week = counts(fx, granularity="minute").json()
+    assert len(week["data"]) == 7 * 24 * 60 and week["meta"]["total_tweet_count"] == 7 * 2400
+
+
+def test_counts_refuse_bad_parameters_and_have_their_own_rate_limit() -> None:
+    with FakeX(TOKEN, counts_limit=3, search_limit=1, clock=lambda: T0) as fx:
+        assert counts(fx, granularity="week").status_code == 400
+        too_old = counts(fx, start_time="2026-11-12T00:00:00Z")
+        assert too_old.status_code == 400 and "must be on or after" in too_old.text
+        ok = counts(fx)
+        assert ok.status_code == 200 and ok.headers["x-rate-limit-remaining"] == "0"
+        limited = counts(fx)
+        assert limited.status_code == 429 and limited.headers["x-rate-limit-limit"] == "3"
+        assert 890 <= int(limited.headers["x-rate-limit-reset"]) - time.time() <= 901
+        assert search(fx).status_code == 200  # search's window is its own
+        assert len(fx.counts_queries) == 4
+
+
+# --- usage ------------------------------------------------------------------------------------
+
+
+def usage(fx: FakeX, **params: str) -> requests.Response:
+    return requests.get(f"{fx.base_url}/2/usage/tweets", params=params, headers=AUTH, timeout=5)
+
+
+def test_usage_counts_each_post_sent_once_a_day() -> None:
+    day_after = T0 + timedelta(days=1)
+    with FakeX(TOKEN, keepalive_s=0.2, cap_reset_day=20, clock=lambda: day_after) as fx:
+        fx.add_posts(posts(1, 2, 3))
+        with connect(fx) as r:
+            read_posts(r, 3)
+        fx.wait_idle(2)
+        fx.add_posts(posts(4))  # searchable, not streamed yet
+        window = {"start_time": "2026-11-20T09:02:00Z", "end_time": "2026-11-20T09:05:00Z"}
+        assert search(fx, **window).json()["meta"]["result_count"] == 3  # 2, 3, 4
+        today = date(2026, 11, 21)
+        assert fx.usage_by_day == {today: 4}  # 2 and 3 were sent twice
+        fx.set_usage(date(2026, 11, 19), 500)  # before the cycle began on the 20th
+        fx.set_usage(date(2026, 11, 20), 40)
+
+        body = usage(fx).json()
+        assert body == {
+            "data": {
+                "cap_reset_day": 20,
+                "project_cap": "2000000",
+                "project_id": body["data"]["project_id"],
+                "project_usage": "44",
+            }
+        }
+        assert body["data"]["project_id"].isdigit()
+        fields = {"usage.fields": "daily_project_usage,daily_client_app_usage", "days": "2"}
+        data = usage(fx, **fields).json()["data"]
+        assert data["daily_project_usage"] == {
+            "project_id": body["data"]["project_id"],
+            "usage": [
+                {"date": "2026-11-20T00:00:00.000Z", "usage": "40"},
+                {"date": "2026-11-21T00:00:00.000Z", "usage": "4"},
+            ],
+        }
+        assert data["daily_client_app_usage"][0]["usage_result_count"] == 2
+        week = usage(fx, **{"usage.fields": "daily_project_usage"}).json()["data"]
+        assert [u["usage"] for u in week["daily_project_usage"]["usage"]] == ["500", "40", "4"]
+
+        fx.set_usage(today, 1000)
+        fx.add_posts(posts(5))
+        with connect(fx) as r:
+            assert ids(read_posts(r, 2)) == ["4", "5"]
+        fx.wait_idle(2)
+        assert fx.usage_by_day[today] == 1001  # post 4 was counted today already
+        for bad in ({"days": "0"}, {"days": "91"}, {"usage.fields": "bogus"}):
+            assert usage(fx, **bad).status_code == 400
+
+
+# --- fault injection -------------------------------------------------------------------------
+
+
+def test_fail_next_answers_a_status_then_lets_requests_through(fx: FakeX) -> None:
+    fx.set_users({"orbital_care": x_user("11", "orbital_care")})
+    fx.fail_next("/2/users/by", 503)
+    fx.fail_next("/2/users", 404, times=2)
+    fx.fail_next("/2/tweets/search/stream", 429, headers={"x-rate-limit-reset": "123"})
+    url = f"{fx.base_url}/2/users/by"
+    statuses = [
+        requests.get(url, params={"usernames": "orbital_care"}, headers=AUTH, timeout=5)
+        for _ in range(4)
+    ]
+    assert [r.status_code for r in statuses] == [503, 404, 404, 200]
+    assert statuses[0].json() == {
+        "title": "Service Unavailable",
+        "type": "about:blank",
+        "status": 503,
+        "detail": "Service Unavailable",
+    }
+    assert statuses[3].json()["data"][0]["username"] == "orbital_care"
+    assert fx.user_lookups == [["orbital_care"]]  # failed requests reach no endpoint
+    assert requests.get(url, params={"usernames": "a"}, timeout=5).status_code == 401
+    refused = connect(fx)
+    assert refused.status_code == 429 and refused.headers["x-rate-limit-reset"] == "123"
+    assert fx.stream_errors == [429] and fx.connect_count == 1
+    with connect(fx) as r:
+        assert r.status_code == 200
+    assert fx.errors_answered == 5
 
 
 # --- users and compliance ------------------------------------------------------------------------

@@ -45,6 +45,14 @@ def problem(status: int, detail: str | None = None, **extra: Any) -> dict[str, A
     return body | extra
 
 
+class BadRequest(Exception):
+    """A request X answers with 400; `body` is the problem to answer with."""
+
+    def __init__(self, body: dict[str, Any]) -> None:
+        super().__init__(body)
+        self.body = body
+
+
 def invalid_request(message: str, **parameters: list[str]) -> dict[str, Any]:
     return {
         "errors": [{"parameters": parameters, "message": message}],

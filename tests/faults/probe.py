@@ -22,8 +22,8 @@ from sinks.clickhouse import ClickHouseSink, connect
 from veille.models import EnrichedPost
 from veille.settings import ClickHouseSettings
 
-NOT_FROM_POSTS = {"alerts", "audience_growth", "x_usage"}
-"""Named queries reading tables the posts do not feed (alerts, audience, X usage)."""
+NOT_FROM_POSTS = {"alerts", "audience_growth", "x_usage", "x_forecast"}
+"""Named queries reading tables the posts do not feed (alerts, audience, X usage and forecast)."""
 
 
 def _rows(client: Any, name: str) -> list[list[Any]]:

@@ -155,20 +155,20 @@ def test_scenario_info_is_known_before_generation(watch: WatchConfig) -> None:
 
 
 def test_scenarios_need_what_they_act_on() -> None:
-    topics_only = parse_watch({"topics": {"heat": {"all": ["heatwave"]}}})
+    sector_only = parse_watch({"sector": [{"name": "Heat", "keywords": ["heatwave"]}]})
     for name in ("crisis", "impersonation", "care"):
         with pytest.raises(ValueError, match="brand"):
-            SyntheticSource(topics_only, scenario=name)
+            SyntheticSource(sector_only, scenario=name)
     no_accounts = parse_watch({"brands": [{"name": "Acme Energy"}]})
     with pytest.raises(ValueError, match="official account"):
         SyntheticSource(no_accounts, scenario="impersonation")
     trending = SyntheticSource(
-        topics_only, scenario="trending", start_time=START, volume=2.0, duration=DAY
+        sector_only, scenario="trending", start_time=START, volume=2.0, duration=DAY
     )
     tag, term = trending.scenario_info().event("trending").terms
     assert tag.startswith("#Heat") and term.startswith("Heat ")
     made = [parse_stream_payload(p.payload) for p in trending.posts() if p.event == "trending"]
-    assert made and all(p.rule_tags == ("topic:heat",) for p in made)
+    assert made and all(p.rule_tags == ("sector:Heat",) for p in made)
     assert sum(term in p.text for p in made) > 0.5 * len(made)
 
 

@@ -264,16 +264,39 @@ def test_uses_the_config_not_a_company_it_knows() -> None:
     assert {p.x_lang for p in posts} <= {"en", "de", "und"}
     assert all(p.rule_tags for p in posts)
     assert sum("Acme" in p.text or "acme_help" in p.mentions for p in posts) > 900
-    assert any("topic:bills" in p.rule_tags for p in posts)
+    assert not any(t.startswith("topic:") for p in posts for t in p.rule_tags)  # no such rule
 
 
-def test_topics_only_config() -> None:
-    cfg = parse_watch({"topics": {"heat": {"all": ["heatwave", "#canicule"]}}})
-    posts = [
-        parse_stream_payload(p)
-        for p in SyntheticSource(cfg, seed=5, start_time=START).generate(300)
-    ]
-    assert all(p.rule_tags == ("topic:heat",) for p in posts if not p.is_reply)
+def test_sector_only_config() -> None:
+    cfg = parse_watch(
+        {
+            "sector": [{"name": "Heat", "keywords": {"all": ["heatwave"], "de": ["Hitzewelle"]}}],
+            "topics": {"alerts": {"all": ["red alert"]}},
+        }
+    )
+    made = SyntheticSource(cfg, seed=5, start_time=START).generate(300)
+    posts = [parse_stream_payload(p) for p in made]
+    assert all(p.rule_tags == ("sector:Heat",) for p in posts)
+    matcher = WatchMatcher(cfg)
+    for p in posts:
+        if not p.is_retweet and p.x_lang in ("en", "de"):
+            got = matcher.match_entries(fold(p.text), lang=p.x_lang)
+            assert [(e.name, e.kind) for e in got] == [("Heat", "sector")], p.text
+
+
+def test_sector_posts_are_about_the_sector(
+    watch: WatchConfig, generated: list[SyntheticPost], parsed: list[Post]
+) -> None:
+    (item,) = watch.sector
+    about = [(g, p) for g, p in zip(generated, parsed, strict=True) if item.name in g.entries]
+    assert 0.02 * N < len(about) < 0.15 * N
+    assert all(f"sector:{item.name}" in p.rule_tags for _, p in about)
+    matcher = WatchMatcher(watch)
+    found = sum(
+        item.name in {e.name for e in matcher.match_entries(fold(p.text), lang=p.x_lang)}
+        for _, p in about
+    )
+    assert found > 0.8 * len(about)  # from the text alone, not only from the rule tag
 
 
 def test_long_posts_use_note_tweet(generated: list[SyntheticPost], parsed: list[Post]) -> None:
@@ -354,7 +377,7 @@ def test_invalid_options(watch: WatchConfig) -> None:
     with pytest.raises(ValueError, match="count"):
         SyntheticSource(watch, count=-5)
     with pytest.raises(ValueError, match="writes"):
-        SyntheticSource(parse_watch({"languages": ["it"], "topics": {"x": ["pizza"]}}))
+        SyntheticSource(parse_watch({"languages": ["it"], "brands": [{"name": "Pizza"}]}))
     with pytest.raises(ValueError, match="time zone"):
         SyntheticSource(watch, start_time=datetime(2026, 1, 1))
     with pytest.raises(ValueError, match="2010"):

@@ -94,3 +94,24 @@ def test_errors_never_carry_the_token() -> None:
     assert err.value.__cause__ is None and err.value.__suppress_context__
     with pytest.raises(xapi.XAuthError, match="X_BEARER_TOKEN"):
         xapi.client(XSettings(bearer_token=None))
+
+
+def test_usage_meter_killed_without_saving_bills_nothing_twice(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A meter that never reached `save()` (the process was killed) is found whole by the next
+    run: a post read again after the restart is a duplicate, not a second bill."""
+    day = datetime(2026, 12, 7, 10, tzinfo=UTC)
+    killed = UsageMeter(tmp_path / "x-usage.json", budget_posts=10)
+    assert killed.record("11", day) and killed.record("12", day)
+    # no save(), no close(): SIGKILL
+    again = UsageMeter(tmp_path / "x-usage.json", budget_posts=10).load()
+    assert (again.reads_day, again.reads_month) == (2, 2)
+    assert not again.record("11", day)  # re-read by the gap fill after the restart
+    assert again.record("13", day)
+    assert (again.reads_day, again.reads_month, again.duplicates_day) == (3, 3, 1)
+    again.close()
+    # the next day bills again, keeps the month's count, and drops the old day's ids
+    later = UsageMeter(tmp_path / "x-usage.json", budget_posts=10).load()
+    assert later.record("11", datetime(2026, 12, 8, 1, tzinfo=UTC))
+    assert (later.reads_day, later.reads_month) == (1, 4)
+    assert sorted(p.name for p in tmp_path.glob("*.ids")) == ["x-billed-2026-12-08.ids"]
+    later.close()

@@ -3,6 +3,7 @@ rules sync, a disconnect storm with gap fill, the budget, audience, compliance, 
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import threading
@@ -28,6 +29,7 @@ from fakex import (
 
 from ingest.runner import IngestRunner
 from ingest.x import rules as rules_sync
+from ingest.x.backfill import gap_fill_queries
 from ingest.x.backoff import Backoff
 from ingest.x.clock import FakeClock
 from ingest.x.source import XSource
@@ -391,6 +393,42 @@ def test_compliance_removes_posts_from_every_query(ch: Any, clickhouse: Any) -> 
     assert sum(r[1] for r in rows) == 24
 
 
+def test_a_failed_compliance_run_is_retried_after_a_backoff(ch: Any, clickhouse: Any) -> None:
+    """X (or ClickHouse) away during a compliance run: the run is counted as failed and tried
+    again after a short backoff, not after the whole interval, and the next one succeeds."""
+    from sinks.compliance import ComplianceSchedule
+
+    attempts: list[float] = []
+
+    class Borrowed:  # the test's client, which the run must not close
+        def __getattr__(self, name: str) -> Any:
+            return getattr(ch, name)
+
+        def close(self) -> None:
+            pass
+
+    def connect() -> Any:
+        attempts.append(time.monotonic())
+        if len(attempts) <= 2:
+            raise ConnectionError("ClickHouse is away")
+        return Borrowed()
+
+    with FakeX(TOKEN) as fake:
+        schedule = ComplianceSchedule(
+            connect, _x(fake), interval_s=3600, first_after_s=0.01, retry_first_s=0.2
+        )
+        schedule.start()
+        try:
+            deadline = time.monotonic() + 20
+            while schedule.runs == 0 and time.monotonic() < deadline:
+                time.sleep(0.05)
+        finally:
+            schedule.stop()
+    assert (schedule.failures, schedule.runs) == (2, 1)
+    gaps = [b - a for a, b in itertools.pairwise(attempts)]
+    assert 0.2 <= gaps[0] < 5 and 0.4 <= gaps[1] < 5  # 0.2 s, then doubled
+
+
 def test_token_never_in_output(
     capfd: pytest.CaptureFixture[str], clock: FakeClock, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -436,7 +474,7 @@ def test_backfill_command_reads_a_past_period(settings: Settings, clock: FakeClo
         )
         for i in range(50)
     ]
-    with FakeX(TOKEN) as fake:
+    with FakeX(TOKEN, search_matches_query=True) as fake:
         fake.add_posts(old + recent)
         env = {
             "X_BEARER_TOKEN": TOKEN,
@@ -450,9 +488,11 @@ def test_backfill_command_reads_a_past_period(settings: Settings, clock: FakeClo
         assert proc.returncode == 0, proc.stderr[-2000:]
         searches = len(fake.search_queries)
     out = json.loads(proc.stdout.strip().splitlines()[-1])
-    rules = len(compile_rules(load_watch()))
-    assert out["produced"] == 50 * rules  # every rule's search (the fake does not filter)
-    assert searches == out["search_requests"] >= 5 * rules  # pages of 10
+    queries = gap_fill_queries(load_watch(), XSettings().search_query_max_length)
+    assert out["search_queries"] == len(queries) < len(compile_rules(load_watch()))
+    assert out["produced"] == out["posts_read"] == 50  # each post once: the rules are packed
+    # five pages of 10 for the query holding Orbital's rule, one empty page for each other
+    assert searches == out["search_requests"] == 5 + len(queries) - 1
     ids = {json.loads(v)["id"] for v in _read_topic(settings, k.raw_topic)}
     assert ids == {p["data"]["id"] for p in recent}
 

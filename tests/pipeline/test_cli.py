@@ -57,7 +57,13 @@ def test_rules_json_matches_the_compiler() -> None:
     proc = run_veille("rules", "--json")
     assert proc.returncode == 0, proc.stderr
     rules = json.loads(proc.stdout)
-    assert rules == [{"value": r.value, "tag": r.tag} for r in compile_rules(load_watch())]
+    compiled = compile_rules(load_watch())
+    assert [{"value": r["value"], "tag": r["tag"]} for r in rules] == [
+        {"value": r.value, "tag": r.tag} for r in compiled
+    ]
+    kinds = {(r["tag"].split(":")[0], r["kind"], r["sample"]) for r in rules}
+    assert ("brand", "entry", 100) in kinds and ("sector", "sector", 10) in kinds
+    assert not any(r["tag"].startswith("topic:") for r in rules)
 
 
 def test_clear_errors() -> None:

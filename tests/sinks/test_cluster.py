@@ -137,6 +137,15 @@ def test_the_rollup_view_aggregates_each_shard_and_queries_read_distributed_tabl
         "Array(String) DEFAULT []",
         "ALTER TABLE posts ON CLUSTER `veille` ADD COLUMN IF NOT EXISTS addressed "
         "Array(String) DEFAULT []",
+        # 0007's: X's own usage count beside veille's
+        "ALTER TABLE x_usage_local ON CLUSTER `veille` ADD COLUMN IF NOT EXISTS x_reported_day "
+        "Nullable(UInt64) AFTER paused",
+        "ALTER TABLE x_usage ON CLUSTER `veille` ADD COLUMN IF NOT EXISTS x_reported_day "
+        "Nullable(UInt64) AFTER paused",
+        "ALTER TABLE x_usage_local ON CLUSTER `veille` ADD COLUMN IF NOT EXISTS x_checked_at "
+        "Nullable(DateTime64(3, 'UTC')) AFTER x_reported_day",
+        "ALTER TABLE x_usage ON CLUSTER `veille` ADD COLUMN IF NOT EXISTS x_checked_at "
+        "Nullable(DateTime64(3, 'UTC')) AFTER x_reported_day",
     ]
     (insert,) = [s for s in statements if s.startswith("INSERT")]
     assert insert.startswith("INSERT INTO stop_words (lang, word) VALUES")
@@ -346,7 +355,10 @@ def test_every_named_query_plans_over_the_distributed_tables(probe: dict[str, An
         assert plan["ok"] or plan["code"] in NETWORK_ERRORS, (name, plan)
         # and every one reads the shards (through a Distributed table)
         assert not plan["ok"] or plan["remote"], (name, plan)
-    assert sum(p["ok"] for p in plans.values()) >= len(plans) - 1
+    # x_forecast's scalar subqueries (the newest forecast, the billed average) run on the
+    # shards before the plan: here they stop at the absent shards, like care_queue below
+    assert not plans["x_forecast"]["ok"] and plans["x_forecast"]["code"] in NETWORK_ERRORS
+    assert sum(p["ok"] for p in plans.values()) >= len(plans) - 2
     # care_queue compares questions with replies stored on other shards: GLOBAL IN under the
     # profile's distributed_product_mode; ClickHouse's default refuses the query
     assert not plans["care_queue"]["ok"]

@@ -12,7 +12,7 @@ from sinks import queries
 from sinks.base import SinkError
 from sinks.clickhouse import ClickHouseSink
 from sinks.migrate import available, migrate
-from veille.models import AccountSnapshot, Alert, DeadLetter, UsageSnapshot
+from veille.models import AccountSnapshot, Alert, DeadLetter, RuleForecast, UsageSnapshot
 from veille.settings import ClickHouseSettings
 
 
@@ -285,8 +285,25 @@ def test_every_named_query_runs_and_agrees_with_posts(
             reads_month=30,
             budget_posts=1000,
             cost_month_usd=0.15,
+            x_reported_day=32,
+            x_checked_at=now,
         )
     )
+    for at, per_day in ((now - timedelta(days=1), 50.0), (now, 40.0)):
+        sink.add(
+            RuleForecast(
+                forecast_at=at,
+                tag="brand:Orbital Telecom",
+                kind="brand",
+                rules=1,
+                counted_posts=int(per_day * 7),
+                days=7.0,
+                posts_per_day=per_day,
+                cost_month_usd=round(per_day * 30.44 * 0.005, 2),
+                budget_usd=5.0,
+                over_budget=per_day > 40,
+            )
+        )
     sink.flush()
     for name in queries.available():
         columns, rows = queries.run(ch, name)
@@ -298,6 +315,15 @@ def test_every_named_query_runs_and_agrees_with_posts(
     assert audience[0][6] == pytest.approx(125.0)
     _, usage = queries.run(ch, "x_usage")
     assert usage[0][1] == 30 and usage[0][4] == pytest.approx(0.15)
+    assert usage[0][-2:] == [32, 2]  # X's own count, and X's minus veille's
+    columns, forecast = queries.run(ch, "x_forecast")
+    assert len(forecast) == 1  # the newest forecast only
+    row = dict(zip(columns, forecast[0], strict=True))
+    assert (row["tag"], row["posts_per_day"], row["over_budget"]) == (
+        "brand:Orbital Telecom",
+        40.0,
+        False,
+    )
     _, sov = queries.run(ch, "share_of_voice")
     assert sum(r[3] for r in sov) == pytest.approx(1.0, abs=1e-3)
     _, by_brand = queries.run(ch, "sentiment_by_brand", {"kind": "brand"})

@@ -102,5 +102,6 @@ def test_all_topics_are_every_topic_setting() -> None:
         "veille.alerts",
         "x.accounts",
         "x.usage",
+        "x.forecasts",
         "veille.observations",
     ]

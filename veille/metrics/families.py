@@ -144,6 +144,25 @@ FAMILIES: dict[str, Family] = {
             "counter",
             "Posts read by recent search to fill the gaps after reconnections.",
         ),
+        Family(
+            "veille_x_requests",
+            "counter",
+            "Requests to X besides the stream, by endpoint (search: recent search; count: post "
+            "counts, for gap fills and forecasts).",
+            ("endpoint",),
+        ),
+        Family(
+            "veille_x_gaps_skipped",
+            "counter",
+            "Gaps of the stream not filled because their posts would cross the month's budget.",
+        ),
+        Family(
+            "veille_x_side_failures",
+            "counter",
+            "Failed side calls to X, retried later without stopping the stream, by call "
+            "(audience: the accounts lookup; billing: X's usage or post counts).",
+            ("call",),
+        ),
     )
 }
 
@@ -171,6 +190,12 @@ STAGE_KEYS: dict[Stage, dict[str, tuple[str, tuple[str, ...]]]] = {
         "backoff_http_s": ("veille_x_stream_backoff_seconds", ("http",)),
         "backoff_at_max_now": ("veille_x_stream_backoff_at_max", ()),
         "gap_fill_posts": ("veille_x_gap_fill_posts", ()),
+        "search_requests": ("veille_x_requests", ("search",)),
+        "count_requests": ("veille_x_requests", ("count",)),
+        "gaps_skipped": ("veille_x_gaps_skipped", ()),
+        "audience_failures": ("veille_x_side_failures", ("audience",)),
+        "billing_failures": ("veille_x_side_failures", ("billing",)),
+        "forecast_records": ("veille_source_records", ("forecast",)),
     },
     "process": {
         "consumed": ("veille_records_in", ()),

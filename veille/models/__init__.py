@@ -5,7 +5,8 @@ way in (`veille.models.x_payload`): it raises `InvalidPayload` whose message nam
 field. `EnrichedPost` is a `Post` plus what the processors add (`veille.models.posts`). An
 `Alert` is what a person should know now, and an `Observation` is one (post, watch entry) as the
 crisis detector reads it from the observations topic (`veille.models.alerts`).
-`AccountSnapshot` and `UsageSnapshot` are readings over time (`veille.models.snapshots`).
+`AccountSnapshot`, `UsageSnapshot` and `RuleForecast` are readings over time
+(`veille.models.snapshots`).
 `DeadLetter` is what any stage writes to the dead-letter topic instead of dropping a record
 (`veille.models.dead_letter`). The shared types (`Sentiment`, `EntryKind`, `UtcDatetime`, ...)
 live in `veille.models.base`.
@@ -37,7 +38,7 @@ from veille.models.posts import (
     PublicMetrics,
     Reference,
 )
-from veille.models.snapshots import AccountSnapshot, UsageSnapshot
+from veille.models.snapshots import AccountSnapshot, RuleForecast, UsageSnapshot
 from veille.models.x_payload import InvalidPayload, parse_stream_payload
 
 __all__ = [
@@ -60,6 +61,7 @@ __all__ = [
     "PublicMetrics",
     "Reference",
     "ReferenceType",
+    "RuleForecast",
     "Sentiment",
     "Stage",
     "UsageSnapshot",

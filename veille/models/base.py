@@ -16,7 +16,9 @@ PostId = Annotated[str, StringConstraints(pattern=r"^[1-9][0-9]{0,18}$")]
 
 Sentiment = Literal["negative", "neutral", "positive"]
 Intent = Literal["question", "complaint", "praise", "request", "other"]
-EntryKind = Literal["brand", "competitor", "partner", "supplier"]
+EntryKind = Literal["brand", "competitor", "partner", "supplier", "sector"]
+"""What a post is about: a named watch entry of one of the first four kinds, or a sector item
+(watch.yaml's `sector:` section, deliberate broad listening)."""
 ReferenceType = Literal["replied_to", "quoted", "retweeted"]
 VerifiedType = Literal["blue", "business", "government", "none"]
 Stage = Literal["ingest", "process", "sink"]

@@ -1,4 +1,5 @@
-"""Readings over time: a watched account's public counts, and the X usage against its budget."""
+"""Readings over time: a watched account's public counts, the X usage against its budget, and
+what each X rule is expected to cost."""
 
 from __future__ import annotations
 
@@ -35,4 +36,25 @@ class UsageSnapshot(_Model):
     budget_posts: int | None = None
     cost_month_usd: float = 0.0
     paused: bool = False
+    x_reported_day: int | None = Field(
+        None, ge=0, description="X's own count of the day's billed posts (GET /2/usage/tweets)"
+    )
+    x_checked_at: UtcDatetime | None = Field(None, description="when X's count was read")
     observed_at: UtcDatetime = Field(default_factory=lambda: datetime.now(UTC))
+
+
+class RuleForecast(_Model):
+    """What one watch item's X rules are expected to read and cost, from X's post counts of the
+    last 7 days (`veille rules --forecast`), taken before anything is spent."""
+
+    forecast_at: UtcDatetime
+    tag: str = Field(description="the item's rule tag without its part: `brand:Acme`, `sector:x`")
+    kind: str = Field(description="brand, competitor, partner, supplier or sector")
+    rules: int = Field(ge=1, description="filtered-stream rules of the item")
+    counted_posts: int = Field(ge=0, description="posts X counted over the window (sampled)")
+    days: float = Field(gt=0, description="length of the counted window, in days")
+    sample_pct: int | None = Field(None, ge=1, le=100, description="the sector's `sample:`")
+    posts_per_day: float = Field(ge=0)
+    cost_month_usd: float = Field(ge=0, description="posts per day x 30.44 x the price")
+    budget_usd: float | None = Field(None, ge=0, description="X_MONTHLY_BUDGET_USD then")
+    over_budget: bool = Field(False, description="this item alone costs more than the budget")

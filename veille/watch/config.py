@@ -1,7 +1,14 @@
 """watch.yaml: its schema and its loading.
 
-watch.yaml declares brands (with aliases and official accounts), competitors, partners,
-suppliers, topics (keywords, optionally per language) and the languages of interest.
+watch.yaml declares what veille reads from X, and how it classifies what it read:
+- watch entries: brands (with aliases and official accounts), competitors, partners, suppliers.
+  Each compiles to X rules that read every post naming it;
+- the sector: named items of deliberate broad listening (a market's news, new trends), keywords
+  for every language or per language, each optionally sampled (`sample: 10` reads 10 % of the
+  posts its keywords match);
+- topics: keywords (optionally per language) that classify the posts entries and the sector
+  bring in. Topics compile to no X rule: alone, they read nothing;
+- the languages of interest.
 `load_watch` validates it and raises `WatchConfigError` naming the file and the field.
 """
 
@@ -30,12 +37,21 @@ from veille.text import fold
 Lang = Annotated[str, StringConstraints(pattern=r"^[a-z]{2}$")]
 Handle = Annotated[str, StringConstraints(pattern=r"^@?[A-Za-z0-9_]{1,15}$")]
 Term = Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]
-ENTRY_KINDS: tuple[EntryKind, ...] = ("brand", "competitor", "partner", "supplier")
+ENTRY_KINDS: tuple[EntryKind, ...] = ("brand", "competitor", "partner", "supplier", "sector")
+"""Every kind a post's entries can have: the named entries' four, then the sector items'."""
 ALL_LANGUAGES = "all"
 
 
 class WatchConfigError(ValueError):
     """watch.yaml is missing, not YAML, or does not follow the schema (the message says where)."""
+
+
+def _without_quotes(v: Any) -> Any:
+    """A term, or terms, without double quotes (X's phrase delimiter); ValueError otherwise."""
+    for term in (v,) if isinstance(v, str) else v:
+        if '"' in term:
+            raise ValueError(f"{term!r}: double quotes are not allowed in terms")
+    return v
 
 
 class WatchEntry(BaseModel):
@@ -56,10 +72,7 @@ class WatchEntry(BaseModel):
     @field_validator("name", "aliases", "exclude")
     @classmethod
     def _no_quotes(cls, v: Any) -> Any:
-        for term in (v,) if isinstance(v, str) else v:
-            if '"' in term:
-                raise ValueError(f"{term!r}: double quotes are not allowed in terms")
-        return v
+        return _without_quotes(v)
 
     def terms(self) -> tuple[str, ...]:
         """The words that designate this entry in text: its name and aliases, deduplicated."""
@@ -69,8 +82,60 @@ class WatchEntry(BaseModel):
         return tuple(seen.values())
 
 
+def _check_keywords(v: dict[str, tuple[str, ...]], what: str) -> dict[str, tuple[str, ...]]:
+    """Keywords keyed by `all` or an ISO 639-1 code, without double quotes, at least one."""
+    for lang, terms in v.items():
+        if lang != ALL_LANGUAGES and not re.fullmatch(r"[a-z]{2}", lang):
+            raise ValueError(f"{lang!r} is neither 'all' nor an ISO 639-1 language code")
+        for term in terms:
+            if '"' in term:
+                raise ValueError(f"{term!r}: double quotes are not allowed in terms")
+    if not any(v.values()):
+        raise ValueError(f"a {what} needs at least one keyword")
+    return v
+
+
+class SectorItem(BaseModel):
+    """Deliberate broad listening beyond the watch entries: a market's news, new trends.
+
+    Its keywords (`all` for every language, or per ISO 639-1 language code) compile to X rules
+    tagged `sector:<name>`, which read every post that contains one of them: broad traffic, paid
+    per post. `sample` (1 to 100) keeps that percentage of those posts (X's `sample:` operator).
+    Downstream, a sector item is a watch entry of kind "sector".
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: Term
+    keywords: dict[str, tuple[Term, ...]]
+    exclude: tuple[Term, ...] = Field((), description="terms that disqualify a match")
+    sample: Annotated[int, Field(strict=True, ge=1, le=100)] | None = Field(
+        None, description="percentage of the matching posts X delivers; none: all of them"
+    )
+
+    @field_validator("keywords", mode="before")
+    @classmethod
+    def _shorthand(cls, v: Any) -> Any:
+        if isinstance(v, list):  # `keywords: [kw, kw]` means the keywords of every language
+            return {ALL_LANGUAGES: v}
+        return v
+
+    @field_validator("keywords")
+    @classmethod
+    def _languages(cls, v: dict[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
+        return _check_keywords(v, "sector item")
+
+    @field_validator("name", "exclude")
+    @classmethod
+    def _no_quotes(cls, v: Any) -> Any:
+        return _without_quotes(v)
+
+
 class Topic(BaseModel):
-    """Keywords of a topic: `all` for every language, or per ISO 639-1 language code."""
+    """Keywords of a topic: `all` for every language, or per ISO 639-1 language code.
+
+    A topic classifies the posts that entries and the sector bring in; it compiles to no X rule.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -93,15 +158,7 @@ class Topic(BaseModel):
     @field_validator("keywords")
     @classmethod
     def _languages(cls, v: dict[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
-        for lang, terms in v.items():
-            if lang != ALL_LANGUAGES and not re.fullmatch(r"[a-z]{2}", lang):
-                raise ValueError(f"{lang!r} is neither 'all' nor an ISO 639-1 language code")
-            for term in terms:
-                if '"' in term:
-                    raise ValueError(f"{term!r}: double quotes are not allowed in terms")
-        if not any(v.values()):
-            raise ValueError("a topic needs at least one keyword")
-        return v
+        return _check_keywords(v, "topic")
 
 
 class WatchConfig(BaseModel):
@@ -114,21 +171,40 @@ class WatchConfig(BaseModel):
     competitors: tuple[WatchEntry, ...] = ()
     partners: tuple[WatchEntry, ...] = ()
     suppliers: tuple[WatchEntry, ...] = ()
+    sector: tuple[SectorItem, ...] = ()
     topics: dict[Annotated[str, StringConstraints(pattern=r"^[\w][\w .&/+-]{0,63}$")], Topic] = {}
 
     @model_validator(mode="after")
-    def _unique_names(self) -> WatchConfig:
+    def _something_to_watch(self) -> WatchConfig:
         seen: dict[str, str] = {}
-        for kind, entry in self.entries():
-            key = fold(entry.name)
+        for kind, name in self.entry_names():
+            key = fold(name)
             if key in seen:
-                raise ValueError(f"entry name {entry.name!r} is used twice ({seen[key]}, {kind})")
+                raise ValueError(f"entry name {name!r} is used twice ({seen[key]}, {kind})")
             seen[key] = kind
-        if not seen and not self.topics:
-            raise ValueError("nothing to watch: declare at least one brand, competitor or topic")
+        if not seen:
+            why = (
+                " (topics compile to no X rule: they only classify the posts that entries and "
+                "the sector bring in)"
+                if self.topics
+                else ""
+            )
+            raise ValueError(
+                "nothing to watch: declare at least one brand, competitor, partner, supplier or "
+                "sector item" + why
+            )
+        for item in self.sector:
+            other = [k for k in item.keywords if k != ALL_LANGUAGES and k not in self.languages]
+            if self.languages and other:
+                raise ValueError(
+                    f"sector item {item.name!r} has keywords for {', '.join(other)}, not among "
+                    "the languages of interest: its rules would read (and pay for) those posts"
+                )
         return self
 
     def entries(self) -> list[tuple[EntryKind, WatchEntry]]:
+        """The named entries (brands, competitors, partners, suppliers), in file order; the
+        sector items are in `sector`."""
         groups: tuple[tuple[EntryKind, tuple[WatchEntry, ...]], ...] = (
             ("brand", self.brands),
             ("competitor", self.competitors),
@@ -137,8 +213,13 @@ class WatchConfig(BaseModel):
         )
         return [(kind, e) for kind, group in groups for e in group]
 
+    def entry_names(self) -> list[tuple[EntryKind, str]]:
+        """Kind and name of everything a post can be about: the named entries, then the sector
+        items (kind "sector"). Names are unique, case- and accent-insensitively."""
+        return [(k, e.name) for k, e in self.entries()] + [("sector", s.name) for s in self.sector]
+
     def entry_kind(self, name: str) -> EntryKind | None:
-        return next((k for k, e in self.entries() if e.name == name), None)
+        return next((k for k, n in self.entry_names() if n == name), None)
 
     def official_accounts(self, kinds: Iterable[EntryKind] = ("brand",)) -> dict[str, str]:
         """Folded handle -> entry name, for the official accounts of entries of `kinds`."""

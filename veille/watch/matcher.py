@@ -1,4 +1,4 @@
-"""The matcher: which watch entries and topics a post concerns, whatever its source.
+"""The matcher: which watch entries, sector items and topics a post concerns, whatever its source.
 
 Terms are folded (case- and accent-insensitive) and matched on word boundaries, so that posts
 from X, a replay or the synthetic source are tagged alike.
@@ -47,14 +47,23 @@ class EntryMatch:
     kind: EntryKind
 
 
+def _with_hashtags(folded_text: str, hashtags: Iterable[str]) -> str:
+    tags = " ".join(fold(h) for h in hashtags)
+    return f"{folded_text} {tags}" if tags else folded_text
+
+
 class WatchMatcher:
-    """Tags posts with the watch entries and topics they concern.
+    """Tags posts with the watch entries, sector items and topics they concern.
 
     An entry matches when its name or an alias appears in the text (folded, word boundaries),
     a hashtag spells it, one of its official accounts is mentioned, replied to or is the author,
     or an X rule tagged with it matched; unless one of its `exclude` terms appears.
+    A sector item matches (as an entry of kind "sector") when one of its keywords for the post's
+    language (or `all`) appears in the text or its hashtags, or an X rule tagged with it
+    matched; unless one of its `exclude` terms appears.
     A topic matches when one of its keywords for the post's language (or `all`) appears, or an
-    X context annotation names one of its entities.
+    X context annotation names one of its entities. Topics have no X rules: a rule tag never
+    makes a topic.
     """
 
     def __init__(self, cfg: WatchConfig) -> None:
@@ -73,8 +82,17 @@ class WatchMatcher:
                 exclude_terms[t].add(e.name)
             for a in e.accounts:
                 self._accounts[fold(a)].add(e.name)
+        sector_by_lang: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
+        for item in cfg.sector:
+            self._kinds[item.name] = "sector"
+            for lang, kws in item.keywords.items():
+                for kw in kws:
+                    sector_by_lang[lang][kw].add(item.name)
+            for t in item.exclude:
+                exclude_terms[t].add(item.name)
         self._entries = _TermIndex(entry_terms)
         self._excludes = _TermIndex(exclude_terms)
+        self._sector = {lang: _TermIndex(terms) for lang, terms in sector_by_lang.items()}
         by_lang: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
         self._entities: dict[str, set[str]] = defaultdict(set)
         for name, topic in cfg.topics.items():
@@ -84,7 +102,7 @@ class WatchMatcher:
             for ent in topic.entities:
                 self._entities[fold(ent)].add(name)
         self._topics = {lang: _TermIndex(terms) for lang, terms in by_lang.items()}
-        self._order = {name: i for i, (_, e) in enumerate(cfg.entries()) for name in [e.name]}
+        self._order = {name: i for i, (_, name) in enumerate(cfg.entry_names())}
         self._topic_order = {name: i for i, name in enumerate(cfg.topics)}
 
     def match_entries(
@@ -96,8 +114,20 @@ class WatchMatcher:
         author: str | None = None,
         reply_to: str | None = None,
         rule_tags: Iterable[str] = (),
+        lang: str | None = None,
     ) -> list[EntryMatch]:
+        """The entries and sector items the post concerns, in watch-file order. `lang` is the
+        post's language: a sector item's keywords for it (and for `all`) count; None: the
+        keywords of every language count."""
+        hashtags = tuple(hashtags)
         names = self._entries.labels(folded_text)
+        if self._sector:
+            text = _with_hashtags(folded_text, hashtags)
+            keys: Iterable[str] = self._sector if lang is None else (ALL_LANGUAGES, lang)
+            for key in keys:
+                index = self._sector.get(key)
+                if index is not None:
+                    names |= index.labels(text)
         for h in hashtags:
             names |= self._hashtags.get(fold(h), set())
         for handle in (*mentions, author or "", reply_to or ""):
@@ -116,12 +146,9 @@ class WatchMatcher:
         *,
         hashtags: Iterable[str] = (),
         entities: Iterable[str] = (),
-        rule_tags: Iterable[str] = (),
     ) -> list[str]:
-        text = folded_text
-        tags = " ".join(fold(h) for h in hashtags)
-        if tags:
-            text = f"{text} {tags}"
+        """The topics of a post in `lang`, in watch-file order."""
+        text = _with_hashtags(folded_text, hashtags)
         found: set[str] = set()
         for key in (ALL_LANGUAGES, lang):
             index = self._topics.get(key)
@@ -129,8 +156,4 @@ class WatchMatcher:
                 found |= index.labels(text)
         for ent in entities:
             found |= self._entities.get(fold(ent), set())
-        for tag in rule_tags:
-            parsed = parse_rule_tag(tag)
-            if parsed and parsed[0] == "topic" and parsed[1] in self._topic_order:
-                found.add(parsed[1])
         return sorted(found, key=self._topic_order.__getitem__)

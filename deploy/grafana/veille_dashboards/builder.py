@@ -267,7 +267,9 @@ def _layout(panels: list[Panel]) -> list[dict[str, Any]]:
 ENTRY_VARIABLE = {
     "name": "entry",
     "label": "Entry",
-    "description": "A watch entry (brand, competitor, partner, supplier); All: every post.",
+    "description": (
+        "A watch entry (brand, competitor, partner, supplier, sector item); All: every post."
+    ),
     "type": "query",
     "datasource": DATASOURCE,
     # Two columns: the plugin takes the first as the value, the second as the text. The All

@@ -283,19 +283,25 @@ LIMIT 100
             "X reads per day",
             sql(
                 """
-SELECT toDateTime(day, 'UTC') AS time, reads_day, duplicates_day
+SELECT toDateTime(day, 'UTC') AS time, reads_day, duplicates_day, x_reported_day
 FROM x_usage FINAL
 WHERE $__dateFilter(day)
 ORDER BY time
 """
             ),
             bars=True,
-            description="Posts billed each UTC day, and posts read again that day (not billed).",
+            description="Posts billed each UTC day, posts read again that day (not billed), and "
+            "X's own count of the day's billed posts (read daily).",
         ),
         table(
             "X usage this month",
             named("x_usage"),
             description=queries.get("x_usage").description,
+        ),
+        table(
+            "X cost forecast per watch item",
+            named("x_forecast"),
+            description=queries.get("x_forecast").description,
         ),
     ],
     time_from="now-6h",
