@@ -258,19 +258,7 @@ def usage_row(u: UsageSnapshot) -> list[Any]:
 
 
 def forecast_row(f: RuleForecast) -> list[Any]:
-    return [
-        f.forecast_at,
-        f.tag,
-        f.kind,
-        f.rules,
-        f.counted_posts,
-        f.days,
-        f.sample_pct,
-        f.posts_per_day,
-        f.cost_month_usd,
-        f.budget_usd,
-        f.over_budget,
-    ]
+    return [getattr(f, column) for column in FORECAST_COLUMNS]  # the columns are its fields
 
 
 RowMapping = tuple[tuple[str, ...], Callable[[Any], list[Any]]]

@@ -144,8 +144,9 @@ class XSource(Source):
 
     def _forecast(self) -> Forecast | None:
         """Forecast what the rules cost (`ingest.x.forecast`) and queue it to be stored; None
-        when X gives no counts (an access level without them, X away): the budget still stops
-        ingestion when it is reached."""
+        when X gives no counts (an access level without them answers 403, X away): counted as
+        a billing failure, never fatal (the stream's own calls say whether the token is good);
+        the budget still stops ingestion when it is reached."""
         assert self.search is not None
         try:
             fc = forecast(
@@ -155,9 +156,8 @@ class XSource(Source):
                 budget_usd=self.settings.monthly_budget_usd,
                 query_max_length=self.settings.search_query_max_length,
             )
-        except xapi.XAuthError:
-            raise
         except xapi.XApiError as e:
+            self.billing_failures += 1
             logger.warning("no cost forecast: X gave no post counts (%s)", e)
             return None
         logger.info(
@@ -419,8 +419,6 @@ class XSource(Source):
                 if answer is None:
                     return False  # stopping
                 expected += answer.total
-        except xapi.XAuthError:
-            raise
         except xapi.XApiError as e:  # no count (the access level, X away): the meter guards
             logger.warning("cannot count the gap's posts (%s); filling up to the budget", e)
             return True
@@ -501,11 +499,7 @@ class XSource(Source):
                         )
                     record = SourceRecord(snap.model_dump_json().encode(), "x:usage", kind="usage")
                     self._queue.put(record)
-            try:
-                self._forecast()
-            except xapi.XApiError as e:
-                self.billing_failures += 1
-                logger.warning("no cost forecast (%s)", e)
+            self._forecast()
 
     def _usage_loop(self) -> None:
         while not self.stopping:
