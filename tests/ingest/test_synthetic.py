@@ -431,14 +431,21 @@ def test_rate_is_roughly_respected(watch: WatchConfig, rate: float) -> None:
 
 
 def test_stop_ends_records_promptly(watch: WatchConfig) -> None:
+    """stop() while the source waits for its next post (two seconds away) ends records() at
+    once. The stop is asked after the first record, so a slow start cannot make the test race."""
     src = SyntheticSource(watch, rate=0.5, seed=1)  # one post every two seconds
-    timer = threading.Timer(0.3, src.stop)
-    timer.start()
-    t0 = time.monotonic()
+    records = []
+    timer = None
+    it = src.records()
     try:
-        records = list(src.records())
+        records.append(next(it))
+        t0 = time.monotonic()
+        timer = threading.Timer(0.3, src.stop)
+        timer.start()
+        records.extend(it)
     finally:
-        timer.cancel()
+        if timer is not None:
+            timer.cancel()
     assert len(records) == 1
     assert time.monotonic() - t0 < 1.5
 
