@@ -21,7 +21,7 @@ from veille.models import (
     Alert,
     DeadLetter,
     EnrichedPost,
-    Observation,
+    ObservationBatch,
     Post,
     RuleForecast,
     UsageSnapshot,
@@ -70,7 +70,7 @@ KINDS: tuple[RecordKind, ...] = (
     RecordKind("account", AccountSnapshot, "accounts_topic", "account_metrics"),
     RecordKind("usage", UsageSnapshot, "usage_topic", "x_usage"),
     RecordKind("forecast", RuleForecast, "forecasts_topic", "x_forecasts"),
-    RecordKind("observation", Observation, "observations_topic"),
+    RecordKind("observation", ObservationBatch, "observations_topic"),
 )
 
 BY_NAME: dict[str, RecordKind] = {k.name: k for k in KINDS}

@@ -7,7 +7,10 @@ happens between folded forms, so watch.yaml may be written with or without accen
 from __future__ import annotations
 
 import re
+import sys
 import unicodedata
+from collections.abc import Iterable
+from typing import Any
 
 _LIGATURES = str.maketrans(
     {
@@ -26,6 +29,26 @@ _LIGATURES = str.maketrans(
     }
 )
 
+
+def _combining_class() -> re.Pattern[str]:
+    """A character class of every code point with a non-zero canonical combining class (what
+    `unicodedata.combining` tells), as ranges: one regex pass strips them all."""
+    ranges: list[tuple[int, int]] = []
+    for cp in range(sys.maxunicode + 1):
+        if unicodedata.combining(chr(cp)):
+            if ranges and ranges[-1][1] == cp - 1:
+                ranges[-1] = (ranges[-1][0], cp)
+            else:
+                ranges.append((cp, cp))
+    body = "".join(
+        re.escape(chr(a)) if a == b else f"{re.escape(chr(a))}-{re.escape(chr(b))}"
+        for a, b in ranges
+    )
+    return re.compile(f"[{body}]+")
+
+
+_COMBINING_RE = _combining_class()
+
 MENTION_RE = re.compile(r"(?<![\w@])@(\w{1,50})")
 HASHTAG_RE = re.compile(r"(?<![\w#])#(\w+)")
 CASHTAG_RE = re.compile(r"(?<![\w$])\$([A-Za-z][A-Za-z0-9_.]{0,9})\b")
@@ -37,9 +60,50 @@ def fold(text: str) -> str:
     if text.isascii():  # nothing to decompose: the common case, made fast
         return text.lower()
     text = text.translate(_LIGATURES)
-    decomposed = unicodedata.normalize("NFKD", text)
-    stripped = "".join(c for c in decomposed if not unicodedata.combining(c))
-    return stripped.casefold()
+    return _COMBINING_RE.sub("", unicodedata.normalize("NFKD", text)).casefold()
+
+
+def term_alternation(terms: Iterable[str]) -> str:
+    """A regex matching any of `terms` literally, the longest one where several match at a
+    position, written as a trie (`abc|abd|ab` as `ab(?:[cd])?`): the engine then tries one
+    branch per character instead of every term at every position of the text, which is what
+    makes a list of a few hundred terms cheap to search. Same matches as the alternation of the
+    escaped terms sorted longest first. Empty when `terms` is."""
+    trie: dict[str, Any] = {}
+    for term in set(terms):
+        node = trie
+        for ch in term:
+            node = node.setdefault(ch, {})
+        node[""] = {}
+
+    def render(node: dict[str, Any]) -> str:
+        branches = [re.escape(ch) + render(sub) for ch, sub in sorted(node.items()) if ch]
+        if not branches:
+            return ""
+        body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
+        if "" not in node:
+            return body
+        return f"(?:{body})?" if len(branches) > 1 or len(body) > 1 else f"{body}?"
+
+    return render(trie)
+
+
+def terms_regex(terms: Iterable[str]) -> re.Pattern[str] | None:
+    """A regex finding `terms` (literally, empty ones ignored) on word boundaries: neither
+    preceded nor followed by a word character; where several match at one place, the longest.
+    None when there is no term. Each branch opens with the term's first character and only
+    then looks behind it, so that the engine can skip to the characters a term starts with."""
+    rests: dict[str, set[str]] = {}
+    for term in terms:
+        if term:
+            rests.setdefault(term[0], set()).add(term[1:])
+    if not rests:
+        return None
+    branches = []
+    for first, tails in sorted(rests.items()):
+        tail = term_alternation(tails)
+        branches.append(re.escape(first) + r"(?<!\w[\s\S])" + (f"(?:{tail})" if tail else ""))
+    return re.compile("(?:" + "|".join(branches) + r")(?!\w)")
 
 
 def mentions_in(text: str) -> list[str]:

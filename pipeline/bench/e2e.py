@@ -4,8 +4,10 @@ One run, one embedded broker (Tansu, started here), one chDB directory, in four 
 
 1. throughput — the pipeline exactly as `veille up` runs it (`pipeline.supervisor.Pipeline`: each
    stage its own process; the processor is `veille process` with the default enrichment and
-   the alert agents, as many workers as `veille up` starts), the synthetic source unpaced
-   (`--rate 0 --count N`). Counted in
+   the alert agents, as many workers as `veille up` starts), fed unpaced by the replay of N
+   synthetic X payloads written to a file beforehand (`--source replay`: ingest parses,
+   serialises and produces as it does X's payloads; `--source synthetic`: the generator runs in
+   the ingest stage, `--rate 0 --count N`). Counted in
    ClickHouse afterwards: `posts_per_s` = distinct stored posts / (max(stored_at) -
    min(received_at)), i.e. from the moment ingest parsed the first post to the moment
    ClickHouse inserted the last batch.
@@ -48,7 +50,7 @@ from pipeline.bench.phases import (
 from pipeline.bench.procfs import PeakRss, status_kb
 from pipeline.bench.references import run_naive_faust, run_passthrough
 from pipeline.embedded import LocalBroker
-from pipeline.sources import SourceOptions
+from pipeline.sources import SourceName, SourceOptions
 from pipeline.supervisor import UpOptions
 from veille.settings import Settings
 
@@ -67,7 +69,12 @@ __all__ = [
 class E2EOptions:
     """What `veille bench e2e` was asked to measure."""
 
-    posts: int = 30_000
+    posts: int = 100_000
+    source: str = "replay"
+    """Where the throughput run's posts come from: "replay" (the default), N synthetic X
+    payloads written to a file before the run and replayed unpaced, so that ingest costs what
+    it costs on X's payloads (parse, serialise, produce) and not the generator's work; or
+    "synthetic", the generator itself in the ingest stage."""
     rate_latency: float = 500.0
     latency_seconds: float = 20.0
     naive_posts: int = 3_000
@@ -79,6 +86,8 @@ class E2EOptions:
     def validate(self) -> None:
         if self.posts < 1 or self.naive_posts < 1:
             raise ValueError("--posts and --naive-posts must be at least 1")
+        if self.source not in ("replay", "synthetic"):
+            raise ValueError(f"--source must be replay or synthetic, not {self.source!r}")
         if self.rate_latency <= 0 or self.latency_seconds <= 0:
             raise ValueError("--rate-latency and --latency-seconds must be positive")
         check_data_dir(self.data_dir)
@@ -151,6 +160,29 @@ def _up(o: E2EOptions, rate: float | None, count: int, seed: int | None = None) 
     )
 
 
+def write_payloads(path: Path, o: E2EOptions, watch_file: Path | None) -> Path:
+    """The first `o.posts` payloads of the synthetic source (seed `o.seed`, the watch file the
+    pipeline reads), one X API v2 payload per line, as `--source replay` reads them."""
+    from ingest.synthetic import SyntheticSource
+    from veille.watch import load_watch
+
+    watch = load_watch(o.watch or watch_file)
+    source = SyntheticSource(watch, rate=None, seed=o.seed, count=o.posts)
+    with path.open("wb") as fh:
+        for payload in source.payloads():
+            fh.write(payload.rstrip(b"\n") + b"\n")
+    return path
+
+
+def _replay(o: E2EOptions, posts_file: Path) -> UpOptions:
+    """The replay of `posts_file`, unpaced, as `veille up --source replay --input F` runs it."""
+    return UpOptions(
+        source=SourceOptions(source=SourceName.replay, inputs=[posts_file], rate=None),
+        watch=o.watch,
+        sentiment=o.sentiment,
+    )
+
+
 def run(
     base: Settings,
     options: E2EOptions,
@@ -178,8 +210,16 @@ def run(
         tput = make_phase(base, "throughput", broker.bootstrap_servers, data_dir)
         lat = make_phase(base, "latency", broker.bootstrap_servers, data_dir)
 
-        progress(f"throughput: the pipeline on {options.posts} posts, source unpaced")
-        t_run = run_pipeline(tput, _up(options, rate=None, count=options.posts), broker_pid)
+        if options.source == "replay":
+            progress(f"writing {options.posts} synthetic X payloads to replay")
+            posts_file = write_payloads(
+                data_dir / "throughput-posts.ndjson", options, base.veille.watch_file
+            )
+            up = _replay(options, posts_file)
+        else:
+            up = _up(options, rate=None, count=options.posts)
+        progress(f"throughput: the pipeline on {options.posts} posts, {options.source} unpaced")
+        t_run = run_pipeline(tput, up, broker_pid)
         progress(f"pass-through reference: {options.posts} raw messages")
         t0 = time.monotonic()
         passthrough = run_passthrough(tput, options.posts, ref_dir)
@@ -267,6 +307,7 @@ def run(
         "cores": os.cpu_count(),
         "load_avg_1m": {"before": load_before, "after": _load()},
         "settings": {
+            "source": options.source,
             "sentiment": options.sentiment or base.sentiment.backend,
             "process_workers": t_run.workers,
             "process_batch_size": v.batch_size,

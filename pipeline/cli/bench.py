@@ -81,7 +81,14 @@ _E2E_ROWS = (
 def bench_e2e(
     posts: Annotated[
         int, typer.Option(help="posts through the unpaced pipeline (and the pass-through)")
-    ] = 30_000,
+    ] = 100_000,
+    source: Annotated[
+        str,
+        typer.Option(
+            help="the throughput run's source: replay (synthetic X payloads written to a file "
+            "first) or synthetic (the generator in the ingest stage)"
+        ),
+    ] = "replay",
     rate_latency: Annotated[
         float, typer.Option(help="posts/s of the source in the latency run")
     ] = 500.0,
@@ -99,10 +106,10 @@ def bench_e2e(
     against a raw pass-through and a naive per-event Faust agent on the same broker.
 
     Always starts its own local broker and chDB (KAFKA_BOOTSTRAP_SERVERS, CLICKHOUSE_URL are
-    ignored); the VEILLE_ batch settings apply. About 1.5 minutes on 2 cores by default.
+    ignored); the VEILLE_ batch settings apply. About 2 minutes on 2 cores by default.
     See docs/benchmarks.md for what each figure means.
 
-    Example: veille bench e2e --posts 30000 --rate-latency 500 --latency-seconds 20 --json
+    Example: veille bench e2e --posts 100000 --rate-latency 1000 --latency-seconds 20 --json
     """
     from pipeline.bench import e2e
     from pipeline.cli.common import err_console
@@ -110,6 +117,7 @@ def bench_e2e(
     s = settings(watch=watch)
     options = e2e.E2EOptions(
         posts=posts,
+        source=source,
         rate_latency=rate_latency,
         latency_seconds=latency_seconds,
         naive_posts=naive_posts,

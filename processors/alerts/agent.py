@@ -3,9 +3,9 @@
 - `AlertFeed` is called by the enrich agent on each batch it enriched (the posts are in memory
   there: reading them back from the enriched topic would cost a second consumption and parse):
   it checks each author for impersonation and makes one observation per (post, watch entry)
-  (`veille.models.Observation`, its JSON the record's value), keyed by the entry for the
-  observations topic, so that all of an entry's observations reach the same worker however
-  many run;
+  (`veille.models.Observation`), sent as one record per entry and batch
+  (`veille.models.ObservationBatch`) keyed by the entry, so that all of an entry's
+  observations reach the same worker however many run, in a few records a second;
 - the `veille.alerts.crisis` agent reads the observations, feeds the `CrisisDetector`, and
   produces the alerts it raises or updates to the alerts topic (the sink stores and notifies).
 
@@ -22,11 +22,12 @@ from collections.abc import Sequence
 from typing import Any
 
 import faust
+from pydantic import TypeAdapter
 
 from processors.alerts.crisis import CrisisDetector, CrisisSettings
 from processors.alerts.impersonation import ImpersonationDetector
 from processors.delivery import Delivery, Record, batch_or_exit, dead_letter
-from veille.models import EnrichedPost, Observation
+from veille.models import EnrichedPost, Observation, ObservationBatch
 from veille.settings import Settings
 from veille.stats import StatusFile
 from veille.text import fold
@@ -75,7 +76,10 @@ class AlertFeed:
         self.counters: dict[str, Any] = {"observations": 0, "alerts": 0}
 
     def records(self, posts: Sequence[tuple[int, EnrichedPost]]) -> list[Record]:
+        """The impersonation alerts of a batch, then one observations record per entry (in
+        the order the entries first appear; each entry's observations in the posts' order)."""
         out: list[Record] = []
+        by_entry: dict[str, list[Observation]] = {}
         for partition, post in posts:
             alert = self.impersonation.check(post.author, post.created_at)
             if alert is not None:
@@ -84,9 +88,22 @@ class AlertFeed:
                     (self.k.alerts_topic, alert.key.encode(), alert.model_dump_json().encode())
                 )
             for ob in observations(post, partition):
-                self.counters["observations"] += 1
-                out.append((self.k.observations_topic, ob.key, ob.model_dump_json().encode()))
+                by_entry.setdefault(ob.entry, []).append(ob)
+        for entry, obs in by_entry.items():
+            self.counters["observations"] += len(obs)
+            batch = ObservationBatch(entry=entry, observations=tuple(obs))
+            out.append((self.k.observations_topic, batch.key, batch.model_dump_json().encode()))
         return out
+
+
+_OBSERVED: TypeAdapter[ObservationBatch | Observation] = TypeAdapter(ObservationBatch | Observation)
+
+
+def read_observations(value: bytes) -> tuple[Observation, ...]:
+    """The observations of a record of the observations topic: a batch, or a single observation
+    written by an earlier worker. Raises ValueError (pydantic's) on anything else."""
+    parsed = _OBSERVED.validate_json(value)
+    return parsed.observations if isinstance(parsed, ObservationBatch) else (parsed,)
 
 
 def register(
@@ -113,13 +130,18 @@ def register(
         async for events in take_events(v.batch_size, within=v.batch_window_s):
             with batch_or_exit("a crisis batch"):
                 dead: list[Record] = []
+                done = 0
                 for ev in events:
                     try:
-                        ob = Observation.model_validate_json(ev.value)
-                        crisis.observe(ob, lane=ev.message.partition)
+                        obs = read_observations(ev.value)
                     except (ValueError, TypeError) as e:
                         d = dead_letter(ev, f"invalid observation: {e}")
                         dead.append((k.dlq_topic, d.key, d.model_dump_json().encode()))
+                        done += 1  # read and handled: a record the feed never counted
+                        continue
+                    for ob in obs:
+                        crisis.observe(ob, lane=ev.message.partition)
+                    done += len(obs)
                 raised = crisis.evaluate()
                 for a in raised:
                     logger.warning(
@@ -130,6 +152,6 @@ def register(
                 ]
                 await delivery.send([*out, *dead], "alerts")
                 counters["alerts"] += len(raised)
-                counters["observations_done"] += len(events)
+                counters["observations_done"] += done
                 if status is not None:
                     status.update(force=True, **counters)

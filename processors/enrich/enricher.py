@@ -1,9 +1,14 @@
 """Enrichment of batches of posts: language, sentiment, topics, intent and watch entries
 (sector items included, as entries of kind "sector").
 
-`Enricher.enrich(posts)` takes a batch so that each model pays its per-call overhead once per
-batch; it returns one `EnrichedPost` per post, in order. `enrich_texts()` does the same for bare
-texts (`veille enrich`). Models load in `load()` (or lazily on first use), never at import.
+`Enricher.enrichments(posts)` takes a batch so that each model pays its per-call overhead once
+per batch; it returns one `Enrichment` per post, in order. `enrich(posts)` makes them
+`EnrichedPost`s; `enrich_texts()` enriches bare texts (`veille enrich`). Models load in `load()`
+(or lazily on first use), never at import.
+
+The processor's hot path never validates or serialises a post twice: `enriched_post()` builds the
+`EnrichedPost` from a validated `Post` without validating again, and `enriched_json()` writes the
+enriched record by appending the enrichment's fields to the raw record's own JSON.
 """
 
 from __future__ import annotations
@@ -13,10 +18,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
+
 from processors.enrich.intent import classify
 from processors.enrich.language import LanguageDetector
 from processors.enrich.sentiment import SentimentBackend, get_backend
-from veille.models import EnrichedPost, EntryKind, Intent, Post, Sentiment
+from veille.models import EnrichedPost, EntryKind, Intent, Post, Sentiment, trusted
 from veille.text import fold, hashtags_in, mentions_in
 from veille.watch import WatchConfig, WatchMatcher
 
@@ -49,6 +56,39 @@ class Enrichment:
             "author_entry": self.author_entry,
             "addressed": list(self.addressed),
         }
+
+    def fields(self, enriched_at: datetime) -> dict[str, Any]:
+        """The `EnrichedPost` fields it adds to a post, stamped `enriched_at`."""
+        return {
+            "lang": self.lang,
+            "sentiment": self.sentiment,
+            "sentiment_score": self.sentiment_score,
+            "sentiment_confidence": self.sentiment_confidence,
+            "topics": self.topics,
+            "intent": self.intent,
+            "entries": self.entries,
+            "entry_kinds": self.entry_kinds,
+            "author_entry": self.author_entry,
+            "addressed": self.addressed,
+            "enriched_at": enriched_at,
+        }
+
+
+def enriched_post(post: Post, enrichment: Enrichment, enriched_at: datetime) -> EnrichedPost:
+    """`post` (validated) with `enrichment` (ours), built without validating either again."""
+    return trusted(EnrichedPost, {**post.__dict__, **enrichment.fields(enriched_at)})
+
+
+def enriched_json(raw: bytes, enrichment: Enrichment, enriched_at: datetime) -> bytes:
+    """The JSON of the enriched post whose raw record is `raw`: the raw JSON object (a `Post`
+    that validated, so none of the enrichment's keys is in it) with the enrichment's fields
+    appended, rather than the whole post serialised again. Raises ValueError when `raw` is not
+    a JSON object."""
+    body = raw.rstrip()
+    if not body.endswith(b"}"):
+        raise ValueError("a raw post's JSON must be an object")
+    added = orjson.dumps(enrichment.fields(enriched_at), option=orjson.OPT_UTC_Z)
+    return body[:-1] + b"," + added[1:]
 
 
 @dataclass
@@ -150,28 +190,15 @@ class Enricher:
             )
         return out
 
+    def enrichments(self, posts: Sequence[Post]) -> list[Enrichment]:
+        """One `Enrichment` per post, in order. Raises only on a bug or a broken model."""
+        return self._enrich([_item(p) for p in posts])
+
     def enrich(self, posts: Sequence[Post]) -> list[EnrichedPost]:
         """One `EnrichedPost` per post, in order. Raises only on a bug or a broken model."""
-        results = self._enrich([_item(p) for p in posts])
         now = datetime.now(UTC)
-        # the post is already validated and the enrichment is ours: construct without
-        # validating again (the hot path of the processor)
         return [
-            EnrichedPost.model_construct(
-                **dict(p),
-                lang=e.lang,
-                sentiment=e.sentiment,
-                sentiment_score=e.sentiment_score,
-                sentiment_confidence=e.sentiment_confidence,
-                topics=e.topics,
-                intent=e.intent,
-                entries=e.entries,
-                entry_kinds=e.entry_kinds,
-                author_entry=e.author_entry,
-                addressed=e.addressed,
-                enriched_at=now,
-            )
-            for p, e in zip(posts, results, strict=True)
+            enriched_post(p, e, now) for p, e in zip(posts, self.enrichments(posts), strict=True)
         ]
 
     def enrich_texts(

@@ -19,11 +19,13 @@ import re
 from collections.abc import Iterable
 
 from veille.models import Intent, Sentiment
+from veille.text import terms_regex
 
 
 def _cues(words: Iterable[str]) -> re.Pattern[str]:
-    body = "|".join(sorted((re.escape(w) for w in words), key=len, reverse=True))
-    return re.compile(rf"(?<!\w)(?:{body})(?!\w)")
+    pattern = terms_regex(words)
+    assert pattern is not None, "a cue list is never empty"
+    return pattern
 
 
 # All cue lists are folded (lower case, no accents), as the text they are matched against.

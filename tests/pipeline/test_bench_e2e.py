@@ -78,6 +78,8 @@ def test_bench_e2e_json_contract_and_consistent_figures(tmp_path: Path) -> None:
     assert r["cores"] == os.cpu_count()
     assert r["settings"]["process_batch_size"] >= 1
     assert r["settings"]["sink_batch_rows"] >= 1
+    assert r["settings"]["source"] == "replay"  # the default: pre-written payloads, replayed
+    assert (data / "throughput-posts.ndjson").read_bytes().count(b"\n") == r["posts"]
 
     # the run's logs are kept where asked, one folder per phase
     assert {"run-throughput", "run-latency", "run-references"} <= {p.name for p in data.iterdir()}

@@ -40,10 +40,10 @@ class _Event:
 class _Exploding(Enricher):
     """Fails on any batch holding a post whose text contains BOOM."""
 
-    def enrich(self, posts):  # type: ignore[no-untyped-def]
+    def enrichments(self, posts):  # type: ignore[no-untyped-def]
         if any("BOOM" in p.text for p in posts):
             raise RuntimeError("model crashed")
-        return super().enrich(posts)
+        return super().enrichments(posts)
 
 
 def test_a_bad_record_is_dead_lettered_and_the_rest_of_the_batch_goes_on() -> None:
@@ -54,7 +54,9 @@ def test_a_bad_record_is_dead_lettered_and_the_rest_of_the_batch_goes_on() -> No
     values += [p.model_dump_json().encode() for p in good[2:]]
     events = [_Event(v, _Msg("raw", 0, i)) for i, v in enumerate(values)]
     pairs, dead = EnrichBatches(_Exploding(load_watch()))(events)  # type: ignore[arg-type]
-    enriched = [p for _, p in pairs]
+    enriched = [p for _, p, _ in pairs]
+    # each record's JSON (the raw JSON with the enrichment appended) reads back as its post
+    assert [EnrichedPost.model_validate_json(v) for _, _, v in pairs] == enriched
     assert [p.id for p in enriched] == [p.id for p in good]
     assert all(p.entries == ("Orbital Telecom",) for p in enriched)
     assert [(d.offset, d.stage) for d in dead] == [(2, "process"), (3, "process")]
@@ -254,7 +256,10 @@ def test_an_enriched_post_too_large_for_kafka_is_dead_lettered() -> None:
 
     k = KafkaSettings(message_max_bytes=10_000)
     small, big = make_enriched(1), make_enriched(2, text="Orbital " * 2000)
-    records, kept, dead = enriched_records([(0, small), (1, big)], k)
+    records, kept, dead = enriched_records(
+        [(0, small, small.model_dump_json().encode()), (1, big, big.model_dump_json().encode())],
+        k,
+    )
     assert [r[1] for r in records] == [small.key] and kept == [(0, small)]
     [d] = dead
     assert d.stage == "process" and d.partition == 1 and "over the record limit" in d.reason

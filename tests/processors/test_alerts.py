@@ -6,9 +6,10 @@ import math
 import random
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from factories import make_enriched
 
-from processors.alerts.agent import AlertFeed
+from processors.alerts.agent import AlertFeed, read_observations
 from processors.alerts.crisis import CrisisDetector, Observation
 from processors.alerts.impersonation import ImpersonationDetector, core, skeleton
 from veille.models import Author
@@ -141,17 +142,29 @@ def test_the_feed_keys_observations_by_entry_and_their_values_parse_back() -> No
         kinds=("brand", "competitor"),
         sentiment="negative",
     )
-    records = feed.records([(2, post)])
+    other = make_enriched(43, "Orbital encore en panne", entries=("Orbital Telecom",))
+    records = feed.records([(2, post), (1, other)])
+    # one record per entry of the batch, in the order the entries first appear
     assert [(r[0], r[1]) for r in records] == [
         (k.observations_topic, b"Orbital Telecom"),
         (k.observations_topic, "Nimbus Télécom".encode()),
     ]
-    obs = [Observation.model_validate_json(r[2]) for r in records]
+    batches = [read_observations(r[2]) for r in records]
+    assert [[o.post_id for o in b] for b in batches] == [["42", "43"], ["42"]]
+    obs = [batches[0][0], batches[1][0]]
     assert [o.entry for o in obs] == ["Orbital Telecom", "Nimbus Télécom"]
     minute = int(post.created_at.timestamp() // 60)
     assert all(o.minute == minute and o.negative and o.partition == 2 for o in obs)
     assert all(o.post_id == "42" and "#scandale" in o.terms for o in obs)
-    assert feed.counters == {"observations": 2, "alerts": 0}
+    assert batches[0][1].partition == 1
+    assert feed.counters == {"observations": 3, "alerts": 0}
+
+
+def test_a_worker_reads_the_single_observations_of_earlier_workers() -> None:
+    ob = Observation(entry="Orbital Telecom", minute=29_500_000, negative=False, post_id="7")
+    assert read_observations(ob.model_dump_json().encode()) == (ob,)
+    with pytest.raises(ValueError):
+        read_observations(b'{"entry": 5}')
 
 
 def test_an_episode_that_turns_into_a_crisis_says_so_at_once() -> None:

@@ -4,7 +4,8 @@ A `Post` is one X post normalised from an X API v2 payload; `parse_stream_payloa
 way in (`veille.models.x_payload`): it raises `InvalidPayload` whose message names the offending
 field. `EnrichedPost` is a `Post` plus what the processors add (`veille.models.posts`). An
 `Alert` is what a person should know now, and an `Observation` is one (post, watch entry) as the
-crisis detector reads it from the observations topic (`veille.models.alerts`).
+crisis detector reads it, from the observations topic where an `ObservationBatch` carries an
+entry's observations of one batch (`veille.models.alerts`).
 `AccountSnapshot`, `UsageSnapshot` and `RuleForecast` are readings over time
 (`veille.models.snapshots`).
 `DeadLetter` is what any stage writes to the dead-letter topic instead of dropping a record
@@ -16,7 +17,7 @@ that JSON is the value of every Kafka record veille writes. Import them from her
 `from veille.models import Post`.
 """
 
-from veille.models.alerts import Alert, AlertSeverity, Observation
+from veille.models.alerts import Alert, AlertSeverity, Observation, ObservationBatch
 from veille.models.base import (
     MAX_TEXT_CHARS,
     UINT64_MAX,
@@ -28,6 +29,7 @@ from veille.models.base import (
     Stage,
     UtcDatetime,
     VerifiedType,
+    trusted,
 )
 from veille.models.dead_letter import MAX_DEAD_LETTER_PAYLOAD, DeadLetter
 from veille.models.posts import (
@@ -56,6 +58,7 @@ __all__ = [
     "Intent",
     "InvalidPayload",
     "Observation",
+    "ObservationBatch",
     "Post",
     "PostId",
     "PublicMetrics",
@@ -68,4 +71,5 @@ __all__ = [
     "UtcDatetime",
     "VerifiedType",
     "parse_stream_payload",
+    "trusted",
 ]

@@ -49,3 +49,19 @@ class Observation(_Model):
     def key(self) -> bytes:
         """The Kafka key: the entry, so all of an entry's observations reach one worker."""
         return self.entry.encode()
+
+
+class ObservationBatch(_Model):
+    """The observations of one watch entry from one batch of enriched posts: the value of a
+    record of the observations topic since 2026-12, keyed by the entry. One record per entry
+    and batch, rather than one per post, keeps the topic and the crisis agent's reading to a
+    few records a second whatever the stream's rate. A worker still reads a single
+    `Observation` (the records of earlier workers) as a batch of one."""
+
+    entry: str
+    observations: tuple[Observation, ...]
+
+    @property
+    def key(self) -> bytes:
+        """The Kafka key: the entry, so all of an entry's observations reach one worker."""
+        return self.entry.encode()

@@ -7,7 +7,7 @@ time-zone aware and normalised to UTC (`UtcDatetime`).
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints
 
@@ -46,3 +46,19 @@ UtcDatetime = Annotated[datetime, AfterValidator(_utc)]
 
 class _Model(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def trusted(cls: type[M], values: dict[str, Any]) -> M:
+    """An instance of `cls` from `values` that are already valid and name every field: what
+    `model_construct` does for such values (no validation, no defaults to fill, no aliases),
+    at a tenth of its cost, for the processor's hot path. `values` becomes the instance's
+    `__dict__`. Anything else (a missing field, an invalid value) is a bug of the caller."""
+    m = cls.__new__(cls)
+    object.__setattr__(m, "__dict__", values)
+    object.__setattr__(m, "__pydantic_fields_set__", set(values))
+    object.__setattr__(m, "__pydantic_extra__", None)
+    object.__setattr__(m, "__pydantic_private__", None)
+    return m

@@ -12,17 +12,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from veille.models import EntryKind
-from veille.text import fold
+from veille.text import fold, terms_regex
 from veille.watch.config import ALL_LANGUAGES, WatchConfig
 from veille.watch.rules import parse_rule_tag
 
 
 def _alternation(terms: Iterable[str]) -> re.Pattern[str] | None:
-    folded = sorted({fold(t) for t in terms}, key=len, reverse=True)
-    if not folded:
-        return None
-    body = "|".join(re.escape(t) for t in folded)
-    return re.compile(rf"(?<!\w)(?:{body})(?!\w)")
+    return terms_regex(fold(t) for t in terms)
 
 
 class _TermIndex:
