@@ -82,6 +82,8 @@ class E2EOptions:
     sentiment: str | None = None
     watch: Path | None = None
     data_dir: Path | None = None  # None: a temporary directory, removed afterwards
+    profile: Path | None = None
+    """A folder for py-spy profiles of every stage of the throughput run (`bench.profile`)."""
 
     def validate(self) -> None:
         if self.posts < 1 or self.naive_posts < 1:
@@ -219,7 +221,7 @@ def run(
         else:
             up = _up(options, rate=None, count=options.posts)
         progress(f"throughput: the pipeline on {options.posts} posts, {options.source} unpaced")
-        t_run = run_pipeline(tput, up, broker_pid)
+        t_run = run_pipeline(tput, up, broker_pid, profile=options.profile)
         progress(f"pass-through reference: {options.posts} raw messages")
         t0 = time.monotonic()
         passthrough = run_passthrough(tput, options.posts, ref_dir)

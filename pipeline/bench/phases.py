@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.bench.procfs import CpuUse, PeakRss
+from pipeline.bench.profile import StageProfiler
 from pipeline.supervisor import Pipeline, UpOptions
 from veille.settings import KafkaSettings, Settings
 
@@ -179,12 +180,19 @@ class WarmPipeline(Pipeline):
     it samples the peak memory of its stages (and the broker's) and their CPU use from then.
     """
 
-    def __init__(self, settings: Settings, options: UpOptions, broker_pid: int | None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        options: UpOptions,
+        broker_pid: int | None,
+        profiler: StageProfiler | None = None,
+    ) -> None:
         super().__init__(settings, options)
         self.broker_pid = broker_pid
         self.groups_ready_s = 0.0
         self.rss = PeakRss()
         self.cpu = CpuUse()
+        self.profiler = profiler
 
     def pids(self) -> dict[str, int]:
         """The stages alive now, and the broker."""
@@ -207,6 +215,8 @@ class WarmPipeline(Pipeline):
             self.cpu.start(self.pids())
             self.started_at = time.monotonic()
         super()._spawn(name, *args, **kwargs)
+        if name == "ingest" and self.profiler is not None:
+            self.profiler.start({n: pid for n, pid in self.pids().items() if n != "broker"})
 
 
 @dataclass
@@ -219,19 +229,28 @@ class PipelineRun:
     workers: int
 
 
-def run_pipeline(phase: Phase, options: UpOptions, broker_pid: int | None) -> PipelineRun:
-    """Start, run until the source ends, drain, stop; stages' logs end in `run-<name>/`."""
+def run_pipeline(
+    phase: Phase, options: UpOptions, broker_pid: int | None, profile: Path | None = None
+) -> PipelineRun:
+    """Start, run until the source ends, drain, stop; stages' logs end in `run-<name>/`.
+    With `profile`, py-spy samples every stage from the source's start to the end of the drain
+    (`pipeline.bench.profile`; reports in that folder)."""
     started = time.monotonic()
+    profiler = StageProfiler(profile) if profile is not None else None
     with environ(phase.env):
-        p = WarmPipeline(phase.settings, options, broker_pid)
+        p = WarmPipeline(phase.settings, options, broker_pid, profiler)
         try:
             p.start()
             p.run(on_tick=p.sample, tick=0.2)
             p.stop_ingest()
             drained = p.drain(on_tick=p.sample)
             p.sample()
+            if profiler is not None:
+                profiler.stop()
             p.stop()
         except BaseException as e:  # KeyboardInterrupt too: the stages run in their own sessions
+            if profiler is not None:
+                profiler.stop()
             p.stop()
             if isinstance(e, Exception):
                 raise BenchError(f"{phase.name} run failed: {e}") from e

@@ -100,6 +100,13 @@ def bench_e2e(
     sentiment: SentimentOpt = None,
     data_dir: DataDirOpt = None,
     watch: WatchOpt = None,
+    profile: Annotated[
+        Path | None,
+        typer.Option(
+            help="folder for py-spy profiles of every stage of the throughput run "
+            "(<stage>.txt: top functions; slows the run a little)"
+        ),
+    ] = None,
     json_out: JsonOpt = False,
 ) -> None:
     """The whole pipeline on the embedded stack: sustained posts/s, latency, peak memory,
@@ -125,6 +132,7 @@ def bench_e2e(
         sentiment=sentiment,
         watch=watch,
         data_dir=data_dir,
+        profile=profile,
     )
 
     with _sigterm_interrupts(), errors(ValueError, e2e.BenchError):
