@@ -19,6 +19,7 @@ import logging
 import shutil
 import signal
 import subprocess
+import sys
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -82,7 +83,8 @@ class StageProfiler:
     def __init__(self, out: Path) -> None:
         self.out = out
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
-        self.binary = shutil.which("py-spy")
+        beside = Path(sys.executable).with_name("py-spy")  # a virtual environment's, not on PATH
+        self.binary = shutil.which("py-spy") or (str(beside) if beside.exists() else None)
 
     def start(self, pids: dict[str, int]) -> None:
         """Attach to each named process not profiled yet (e.g. the broker is not Python: leave

@@ -99,6 +99,21 @@ def core(text: str) -> str:
     return s
 
 
+_SIMILAR = 0.85
+"""The similarity (difflib's ratio) from which a handle or name looks like a brand's."""
+
+
+def _similarity(a: str, b: str, floor: float) -> float:
+    """difflib's ratio of `a` and `b`, or 0.0 when cheap upper bounds show it is below `floor`
+    (most authors: the lengths alone, then the characters in common, rule a brand out)."""
+    if 2 * min(len(a), len(b)) < floor * (len(a) + len(b)):
+        return 0.0
+    m = SequenceMatcher(None, a, b)
+    if m.quick_ratio() < floor:
+        return 0.0
+    return m.ratio()
+
+
 @dataclass(frozen=True)
 class Suspicion:
     score: float
@@ -134,8 +149,8 @@ class ImpersonationDetector:
             if len(c) < 3:
                 continue
             for target, brand in self._targets.items():
-                ratio = 1.0 if c == target else SequenceMatcher(None, c, target).ratio()
-                if ratio >= 0.85 and (best is None or ratio > best[0]):
+                ratio = 1.0 if c == target else _similarity(c, target, _SIMILAR)
+                if ratio >= _SIMILAR and (best is None or ratio > best[0]):
                     best = (ratio, brand, field_name)
         if best is None:
             return None

@@ -202,3 +202,37 @@ def test_an_episode_that_turns_into_a_crisis_says_so_at_once() -> None:
     assert raised[0].kind == "spike"
     assert raised[-1].kind == "crisis" and raised[-1].severity == "critical"
     assert raised[-1].data["at"] == raised[0].data["at"].replace(":00Z", ":01Z")
+
+
+def test_the_similarity_bounds_never_hide_a_look_alike() -> None:
+    """The cheap bounds before difflib's ratio rule out only pairs below the floor: where the
+    full ratio reaches it, `_similarity` gives that ratio."""
+    from difflib import SequenceMatcher
+
+    from processors.alerts.impersonation import _similarity
+
+    rng = random.Random(5)
+    targets = ["orbitaltelecom", "orbitalcare", "nimbus", "heliosbank"]
+    near = 0
+    for _ in range(20_000):
+        t = rng.choice(targets)
+        s = list(t)
+        for _ in range(rng.randint(0, 4)):  # a few edits: some stay look-alikes
+            i = rng.randrange(len(s) + 1)
+            op = rng.choice("ids")
+            if op == "i":
+                s.insert(i, rng.choice("abcdelort01"))
+            elif s and i < len(s):
+                if op == "d":
+                    del s[i]
+                else:
+                    s[i] = rng.choice("abcdelort01")
+        cand = "".join(s)
+        full = SequenceMatcher(None, cand, t).ratio()
+        got = _similarity(cand, t, 0.85)
+        if full >= 0.85:
+            near += 1
+            assert got == full, (cand, t)
+        else:
+            assert got < 0.85, (cand, t)
+    assert near > 1000  # the test saw many look-alikes, not only strangers
