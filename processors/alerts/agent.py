@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import faust
-from pydantic import TypeAdapter
+from pydantic import ValidationError
 
 from processors.alerts.crisis import CrisisDetector, CrisisSettings
 from processors.alerts.impersonation import ImpersonationDetector
@@ -96,14 +96,19 @@ class AlertFeed:
         return out
 
 
-_OBSERVED: TypeAdapter[ObservationBatch | Observation] = TypeAdapter(ObservationBatch | Observation)
-
-
 def read_observations(value: bytes) -> tuple[Observation, ...]:
     """The observations of a record of the observations topic: a batch, or a single observation
-    written by an earlier worker. Raises ValueError (pydantic's) on anything else."""
-    parsed = _OBSERVED.validate_json(value)
-    return parsed.observations if isinstance(parsed, ObservationBatch) else (parsed,)
+    written by an earlier worker. Raises ValueError (pydantic's) on anything else, the batch's
+    error for what looks like a batch."""
+    if b'"observations"' not in value:
+        return (Observation.model_validate_json(value),)
+    try:
+        return ObservationBatch.model_validate_json(value).observations
+    except ValidationError as batch_error:
+        try:  # a single observation whose text says "observations"
+            return (Observation.model_validate_json(value),)
+        except ValidationError:
+            raise batch_error from None
 
 
 def register(

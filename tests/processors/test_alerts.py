@@ -236,3 +236,10 @@ def test_the_similarity_bounds_never_hide_a_look_alike() -> None:
         else:
             assert got < 0.85, (cand, t)
     assert near > 1000  # the test saw many look-alikes, not only strangers
+
+
+def test_observation_records_that_say_observations_in_their_text_still_read() -> None:
+    ob = Observation(entry="Orbital Telecom", minute=1, negative=True, text='"observations"')
+    assert read_observations(ob.model_dump_json().encode()) == (ob,)
+    with pytest.raises(ValueError, match="observations"):
+        read_observations(b'{"entry": "Orbital Telecom", "observations": [{"entry": 5}]}')
