@@ -124,4 +124,4 @@ def test_settings_are_validated_without_loading() -> None:
         LanguageDetector(prefer_ratio=0.0)
     with pytest.raises(ValueError):
         LanguageDetector(min_letters=30, short_letters=20)
-    assert LanguageDetector(["FR", "fr", "xx"])._identifier is None
+    assert LanguageDetector(["FR", "fr", "xx"])._model is None
