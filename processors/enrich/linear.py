@@ -40,17 +40,46 @@ class ModelFileError(RuntimeError):
 
 def term_values(counts: SparseCounts, weight: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
     """TF-IDF values of `counts` (`1 + log(count)` times `weight`), L2-normalised per row."""
-    values = (1.0 + np.log(counts.counts)) * weight[counts.indices]
-    rows = counts.rows
-    norms = np.sqrt(np.bincount(rows, weights=values * values, minlength=counts.n_rows))
+    return _normalised(counts, np.take(weight, counts.indices))
+
+
+def _normalised(
+    counts: SparseCounts, entry_weight: npt.NDArray[np.float32]
+) -> npt.NDArray[np.float32]:
+    """`term_values` given the weight of every entry.
+
+    The squared norms are float64 sums of float32 squares. With weights of at least 1 (an IDF)
+    every square is a multiple of 2**-23, so the sums are exact below 2**30 (millions of
+    features): they do not depend on the order of the entries, nor on the order of summation.
+    """
+    values = ((1.0 + np.log(counts.counts)) * entry_weight).astype(np.float32, copy=False)
+    norms = np.sqrt(_row_sums(values * values, counts.indptr))
     norms[norms == 0.0] = 1.0
-    result: npt.NDArray[np.float32] = (values / norms[rows]).astype(np.float32)
-    return result
+    values /= np.repeat(norms, np.diff(counts.indptr))  # in float64, rounded once
+    return values
+
+
+def _row_sums(values: npt.NDArray[Any], indptr: npt.NDArray[np.int64]) -> npt.NDArray[np.float64]:
+    """Sums of `values` over each CSR row `indptr[i]:indptr[i+1]`, in float64."""
+    out = np.zeros(len(indptr) - 1, dtype=np.float64)
+    filled = np.flatnonzero(np.diff(indptr))  # reduceat would give an empty row its next value
+    if len(filled):
+        out[filled] = np.add.reduceat(values, indptr[filled], dtype=np.float64)
+    return out
+
+
+def _views_of(table: npt.NDArray[np.float32], *arrays: npt.NDArray[np.float32]) -> bool:
+    return all(a.base is table for a in arrays)
 
 
 @dataclass
 class LinearModel:
-    """Weights of a multinomial linear classifier; `coef` is `(n_features, n_classes)`."""
+    """Weights of a multinomial linear classifier; `coef` is `(n_features, n_classes)`.
+
+    `coef` and `weight` are kept as views of one `(n_features, n_classes + 1)` table, so that
+    scoring reads a feature's weights from one place; changing them in place (`model.coef /= t`)
+    is seen by scoring, and so is assigning new arrays to them (the table is then rebuilt).
+    """
 
     config: FeatureConfig
     labels: tuple[str, ...]
@@ -69,15 +98,26 @@ class LinearModel:
         if self.intercept.shape != (n_classes,) or self.weight.shape != (n_features,):
             raise ModelFileError("intercept or weight of the wrong shape")
         self.featurizer = HashingFeaturizer(self.config)
+        self._table = self._pack()
+
+    def _pack(self) -> npt.NDArray[np.float32]:
+        """The coef | weight table, rebuilt when `coef` or `weight` no longer are its views."""
+        table: npt.NDArray[np.float32] | None = getattr(self, "_table", None)
+        if table is not None and _views_of(table, self.coef, self.weight):
+            return table
+        table = np.empty((len(self.weight), len(self.labels) + 1), dtype=np.float32)
+        table[:, :-1] = self.coef
+        table[:, -1] = self.weight
+        self.coef, self.weight, self._table = table[:, :-1], table[:, -1], table
+        return table
 
     def logits(self, counts: SparseCounts) -> npt.NDArray[np.float64]:
         """Class scores before the softmax, `(n_rows, n_classes)`."""
-        values = term_values(counts, self.weight)
-        rows = counts.rows
-        contrib = self.coef[counts.indices] * values[:, None]
+        rows = np.take(self._pack(), counts.indices, axis=0)  # one gather per entry
+        values = _normalised(counts, rows[:, -1])
         out = np.empty((counts.n_rows, len(self.labels)), dtype=np.float64)
         for k in range(len(self.labels)):
-            out[:, k] = np.bincount(rows, weights=contrib[:, k], minlength=counts.n_rows)
+            out[:, k] = _row_sums(rows[:, k] * values, counts.indptr)
         out += self.intercept
         return out
 

@@ -71,9 +71,14 @@ def fit_temperature(logits: npt.NDArray[np.float64], labels: npt.NDArray[np.int6
 def tfidf(
     counts: SparseCounts, idf: npt.NDArray[np.float32] | None = None
 ) -> tuple[Any, npt.NDArray[np.float32]]:
-    """The TF-IDF CSR matrix of `counts` and its IDF (smoothed, computed here when not given)."""
+    """The TF-IDF CSR matrix of `counts` and its IDF (smoothed, computed here when not given).
+
+    Each row's indices in increasing order (canonical CSR), so the matrix, and a model fitted
+    on it, do not depend on the order the featurizer lists a row's features in.
+    """
     from scipy.sparse import csr_matrix
 
+    counts = counts.sorted()
     if idf is None:
         doc_freq = np.bincount(counts.indices, minlength=counts.n_features)
         idf = (np.log((1.0 + counts.n_rows) / (1.0 + doc_freq)) + 1.0).astype(np.float32)
