@@ -6,6 +6,7 @@ happens between folded forms, so watch.yaml may be written with or without accen
 
 from __future__ import annotations
 
+import functools
 import re
 import sys
 import unicodedata
@@ -30,11 +31,11 @@ _LIGATURES = str.maketrans(
 )
 
 
-def _combining_class() -> re.Pattern[str]:
-    """A character class of every code point with a non-zero canonical combining class (what
-    `unicodedata.combining` tells), as ranges: one regex pass strips them all."""
+def _combining_class(low: int, high: int) -> str:
+    """A character class of the code points in [low, high] with a non-zero canonical combining
+    class (what `unicodedata.combining` tells), as ranges."""
     ranges: list[tuple[int, int]] = []
-    for cp in range(sys.maxunicode + 1):
+    for cp in range(low, high + 1):
         if unicodedata.combining(chr(cp)):
             if ranges and ranges[-1][1] == cp - 1:
                 ranges[-1] = (ranges[-1][0], cp)
@@ -44,10 +45,26 @@ def _combining_class() -> re.Pattern[str]:
         re.escape(chr(a)) if a == b else f"{re.escape(chr(a))}-{re.escape(chr(b))}"
         for a, b in ranges
     )
-    return re.compile(f"[{body}]+")
+    return f"[{body}]+"
 
 
-_COMBINING_RE = _combining_class()
+_LIGATURE_RE = re.compile("[" + "".join(chr(cp) for cp in _LIGATURES) + "]")
+
+
+@functools.cache
+def _combining() -> tuple[re.Pattern[str], re.Pattern[str], re.Pattern[str]]:
+    """The combining marks, in two classes, built on the first text that needs them (a walk over
+    every code point, ~60 ms, that a process reading only ASCII never pays): the engine tests a
+    class of the Basic Multilingual Plane with one table lookup per character, while a class
+    reaching beyond it is a list of ranges tried one by one. The few combining marks beyond
+    (historic scripts, musical notation, U+101FD to U+1E94A) are looked for only in the texts
+    with a character in that span: (BMP class, span, class beyond)."""
+    return (
+        re.compile(_combining_class(0, 0xFFFF)),
+        re.compile("[\U000101fd-\U0001e94a]"),
+        re.compile(_combining_class(0x10000, sys.maxunicode)),
+    )
+
 
 MENTION_RE = re.compile(r"(?<![\w@])@(\w{1,50})")
 HASHTAG_RE = re.compile(r"(?<![\w#])#(\w+)")
@@ -59,8 +76,13 @@ def fold(text: str) -> str:
     """Lower-case, accent-free form of `text` (NFKD without combining marks, casefolded)."""
     if text.isascii():  # nothing to decompose: the common case, made fast
         return text.lower()
-    text = text.translate(_LIGATURES)
-    return _COMBINING_RE.sub("", unicodedata.normalize("NFKD", text)).casefold()
+    if _LIGATURE_RE.search(text):  # str.translate looks up every character: only if needed
+        text = text.translate(_LIGATURES)
+    bmp, span, astral = _combining()
+    text = bmp.sub("", unicodedata.normalize("NFKD", text))
+    if span.search(text):
+        text = astral.sub("", text)
+    return text.casefold()
 
 
 def term_alternation(terms: Iterable[str]) -> str:

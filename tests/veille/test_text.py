@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import re
+import sys
 import unicodedata
 
 from veille.text import _LIGATURES, fold, term_alternation, terms_regex
@@ -23,9 +24,23 @@ def test_fold_strips_accents_and_ligatures() -> None:
     assert fold("ﻻ") == unicodedata.normalize("NFKD", "ﻻ")  # Arabic ligature decomposed
 
 
+def test_the_combining_marks_beyond_the_bmp_lie_in_the_span_fold_looks_at() -> None:
+    astral = [cp for cp in range(0x10000, sys.maxunicode + 1) if unicodedata.combining(chr(cp))]
+    assert 0x101FD <= min(astral) and max(astral) <= 0x1E94A
+
+
 def test_fold_equals_the_per_character_reference_on_random_text() -> None:
     rng = random.Random(7)
-    planes = [(0x20, 0x24F), (0x300, 0x36F), (0x590, 0x6FF), (0x900, 0x97F), (0x1F300, 0x1FAFF)]
+    planes = [
+        (0x20, 0x24F),
+        (0x300, 0x36F),
+        (0x590, 0x6FF),
+        (0x900, 0x97F),
+        (0x1D160, 0x1D1AF),  # musical notation: combining marks beyond the BMP
+        (0x1F300, 0x1FAFF),
+        (0x152, 0x153),  # œ, Œ
+        (0x2018, 0x2019),  # ’ ‘
+    ]
     for _ in range(20_000):
         text = "".join(chr(rng.randint(*rng.choice(planes))) for _ in range(rng.randint(0, 12)))
         assert fold(text) == _reference(text), ascii(text)
