@@ -4,8 +4,9 @@
 topics as they are.)
 
 Each payload that parses becomes a `Post`, produced as JSON to the raw topic keyed by post id
-(so every copy of a post lands in the same partition). A payload that does not parse goes to
-the dead-letter topic with the reason and its original bytes. A record Kafka refused (after
+(so every copy of a post lands in the same partition); `parse_stream_record` makes the key and
+the JSON without building the `Post` object. A payload that does not parse goes to the
+dead-letter topic with the reason and its original bytes. A record Kafka refused (after
 librdkafka's retries) stops the run with `DeliveryError` within 256 records; `close()` flushes
 the producer and raises `DeliveryError` if anything could not be delivered.
 
@@ -23,7 +24,7 @@ from typing import Any
 from ingest.base import Source, SourceRecord
 from veille import metrics, records
 from veille.kafka import Producer
-from veille.models import DeadLetter, InvalidPayload, parse_stream_payload
+from veille.models import DeadLetter, InvalidPayload, parse_stream_record
 from veille.settings import Settings
 from veille.stats import StatusFile
 
@@ -105,7 +106,7 @@ class IngestRunner:
                 continue
             c["ingested"] += 1
             try:
-                post = parse_stream_payload(rec.payload, source=self.source.name)
+                key, value = parse_stream_record(rec.payload, source=self.source.name)
             except InvalidPayload as e:
                 c["dead_lettered"] += 1
                 logger.warning("dead-lettered origin=%s reason=%s", rec.origin, e)
@@ -118,9 +119,7 @@ class IngestRunner:
                     on_delivered=acked,
                 )
             else:
-                self.producer.produce(
-                    k.raw_topic, post.model_dump_json().encode(), key=post.key, on_delivered=acked
-                )
+                self.producer.produce(k.raw_topic, value, key=key, on_delivered=acked)
                 c["produced"] += 1
             if c["ingested"] % 256 == 0:
                 self.producer.poll(0)

@@ -26,6 +26,7 @@ from ingest.synthetic.scenarios import EventKind, Mix, PostKind, Scenario, Style
 from ingest.synthetic.text import (
     Lang,
     make_entries,
+    other_entries,
     topic_annotations,
     topic_keywords,
 )
@@ -54,6 +55,7 @@ class Generator(Events):
         self.scenario = scenario
         self.info = info
         self.rng = random.Random(seed)
+        self._random = self.rng.random
         self.worker = (zlib.crc32(f"veille-{seed}".encode()) & 0x3FF) << 12
         self.n = 0
         self.start_s = info.start_time.timestamp()
@@ -71,6 +73,12 @@ class Generator(Events):
         self.target = self.entries[0]
         self.word = brand_word(cfg)
         self.official_entry = {u.id: e for e in self.entries for u in e.accounts}
+        self.entries_of = {
+            u.id: [e for e in self.entries if u in e.accounts]
+            for e in self.entries
+            for u in e.accounts
+        }
+        self.others_of = {id(e): other_entries(self.entries, e) for e in self.entries}
         self.topic_keywords = topic_keywords(cfg, languages)
         self.topic_annotations = topic_annotations(cfg)
         self.topic_order = {name: i for i, name in enumerate(cfg.topics)}

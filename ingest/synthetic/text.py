@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import random
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple, TypeVar
 
 from ingest.synthetic.phrases import event_phrases, phrases
 from ingest.synthetic.population import (
-    ALNUM,
     CARE_HINTS,
     Population,
+    alnum,
     ascii_word,
     rule_item,
     stable_id,
@@ -202,6 +202,13 @@ def make_entries(
     return out
 
 
+def other_entries(entries: Sequence[Entry], entry: Entry) -> list[Entry]:
+    """What a post about `entry` compares it with: competitors of a brand; brands and
+    competitors of anything else."""
+    want = ("competitor",) if entry.kind == "brand" else ("brand", "competitor")
+    return [e for e in entries if e.kind in want and e is not entry]
+
+
 def topic_keywords(
     cfg: WatchConfig, languages: Sequence[str]
 ) -> dict[str, list[tuple[str, tuple[str, ...]]]]:
@@ -242,15 +249,17 @@ class Writer:
     """Writes post texts; mixed into the generator, whose state it reads."""
 
     rng: random.Random
+    _random: Callable[[], float]  # rng.random
     mix: Mix | None
     population: Population
     phrases: dict[str, Lang]
     entries: list[Entry]
+    others_of: dict[int, list[Entry]]  # id(entry) -> other_entries(entries, entry)
     main: Entry | None
     topic_keywords: dict[str, list[tuple[str, tuple[str, ...]]]]
 
     def _pick(self, seq: Sequence[_T]) -> _T:
-        return seq[int(self.rng.random() * len(seq))]
+        return seq[int(self._random() * len(seq))]
 
     def _fill(
         self,
@@ -265,9 +274,14 @@ class Writer:
         values: dict[str, str] = {}
         addressed = False
         extra.topics |= t.topics
+        slots = p.slots
         for f in t.fields:
             if given and f in given:
                 values[f] = given[f]
+            elif f in slots:  # the most common: a phrase of the language
+                frag, topics = self._pick(slots[f])
+                values[f] = frag[:1].upper() + frag[1:] if f in t.caps else frag
+                extra.topics |= topics
             elif f == "b":
                 values[f] = self._pick(entry.terms[p.code])
             elif f == "a":
@@ -296,14 +310,13 @@ class Writer:
             elif f in ("u", "sig"):
                 values[f] = ""
             else:
-                frag, topics = self._pick(p.slots[f])
-                values[f] = frag[:1].upper() + frag[1:] if f in t.caps else frag
-                extra.topics |= topics
+                raise KeyError(f"unknown template field {f!r} in {t.fmt!r}")
         return t.fmt.format_map(values), addressed
 
     def _other(self, entry: Entry) -> Entry | None:
-        want = ("competitor",) if entry.kind == "brand" else ("brand", "competitor")
-        others = [e for e in self.entries if e.kind in want and e is not entry]
+        others = self.others_of.get(id(entry))
+        if others is None:
+            others = other_entries(self.entries, entry)
         return self._pick(others) if others else None
 
     def _text(
@@ -398,7 +411,7 @@ class Writer:
         return text, extra
 
     def _tco(self) -> str:
-        return "https://t.co/" + "".join(self.rng.choices(ALNUM, k=10))
+        return "https://t.co/" + alnum(self.rng, 10)
 
     def _url(self, lang: str, style: Style, entry: Entry) -> str:
         r = self.rng.random

@@ -61,6 +61,73 @@ def bench_enrich(
         print(json.dumps(result))
 
 
+_INGEST_ROWS = (
+    ("synthetic_generate", "synthetic source: generate a payload"),
+    ("parse_synthetic", "parse + serialise: synthetic payloads"),
+    ("parse_sample", "parse + serialise: the bundled X sample"),
+    ("replay", "replay an NDJSON file + parse + serialise"),
+    ("produce", "produce to Kafka (local broker), flushed"),
+)
+
+
+@bench_app.command("ingest")
+def bench_ingest(
+    posts: Annotated[int, typer.Option(help="payloads per stage")] = 20_000,
+    repeat: Annotated[int, typer.Option(help="timed passes per stage (the best counts)")] = 3,
+    seed: SeedOpt = 0,
+    watch: WatchOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """CPU per post on one core of each ingest stage: generating, parsing and serialising,
+    replaying, producing to Kafka.
+
+    Always starts its own local broker (KAFKA_BOOTSTRAP_SERVERS is ignored); the KAFKA_ producer
+    settings apply. See docs/benchmarks.md.
+
+    Example: veille bench ingest --posts 20000 --json
+    """
+    from pipeline.bench import ingest as bench
+    from pipeline.cli.common import err_console
+    from pipeline.embedded import BrokerError
+    from veille.kafka import DeliveryError
+
+    s = settings(watch=watch)
+    with _sigterm_interrupts(), errors(ValueError, FileNotFoundError, BrokerError, DeliveryError):
+        result = bench.run(
+            s,
+            watch_config(s),
+            posts=posts,
+            repeat=repeat,
+            seed=seed,
+            progress=lambda m: err_console.print(f"[dim]bench ingest:[/] {m}", highlight=False),
+        )
+    table = Table(
+        "stage",
+        "CPU µs/post",
+        "posts/s (one core)",
+        title=(
+            f"veille bench ingest: {result['posts']} posts, best of {result['repeat']}, "
+            f"{result['cores']} cores, {result['date']}"
+        ),
+        title_justify="left",
+    )
+    for key, label in _INGEST_ROWS:
+        table.add_row(
+            label, f"{result['us_per_post'][key]:,}", f"{result['posts_per_s_one_core'][key]:,}"
+        )
+    ways = result["parse_ways_us_per_post"]
+    table.caption = (
+        f"synthetic set-up {result['synthetic_setup_ms']} ms; produced "
+        f"{result['produce_posts_per_s']:,} posts/s (wall); parse µs/post record / Post / "
+        f"pydantic: synthetic {'/'.join(str(v) for v in ways['synthetic'].values())}, "
+        f"sample {'/'.join(str(v) for v in ways['sample'].values())}"
+    )
+    table.caption_justify = "left"
+    out_console().print(table)
+    if json_out:
+        print(json.dumps(result))
+
+
 _E2E_ROWS = (
     ("posts_per_s", "pipeline posts/s (stored / (max stored_at - min received_at))"),
     ("passthrough_msgs_per_s", "pass-through msgs/s (consume + produce unchanged)"),

@@ -16,13 +16,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 import ingest
 from ingest import synthetic
 from ingest.base import Source
-from ingest.synthetic import SyntheticPost, SyntheticSource, phrases
+from ingest.synthetic import SyntheticPost, SyntheticSource, payload, phrases
 from veille.models import Post, parse_stream_payload
-from veille.text import fold
+from veille.text import CASHTAG_RE, HASHTAG_RE, MENTION_RE, fold
 from veille.watch import WatchConfig, WatchMatcher, load_watch, parse_watch
 
 START = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
@@ -97,6 +100,25 @@ def test_entity_offsets_point_at_the_text(generated: list[SyntheticPost]) -> Non
             assert e["expanded_url"].startswith("https://")
             checked["urls"] += 1
     assert all(checked[k] > 50 for k in ("hashtags", "cashtags", "mentions", "urls")), checked
+
+
+@given(st.text(alphabet="#@$_aZ9é²٣.-\u0301 \n", max_size=40))
+@hypothesis_settings(max_examples=3000, deadline=None, database=None)
+def test_entity_patterns_without_look_behind_find_what_the_full_ones_do(text: str) -> None:
+    """The generator's patterns (`payload._HASHTAG`, ...) leave the look-behind to `_free`."""
+    for full, fast, lead in (
+        (HASHTAG_RE, payload._HASHTAG, "#"),
+        (MENTION_RE, payload._MENTION, "@"),
+        (CASHTAG_RE, payload._CASHTAG, "$"),
+    ):
+        assert fast.pattern != full.pattern
+        expected = [(m.start(), m.end(), m.group(1)) for m in full.finditer(text)]
+        found = [
+            (m.start(), m.end(), m.group(1))
+            for m in fast.finditer(text)
+            if payload._free(text, m.start(), lead)
+        ]
+        assert found == expected
 
 
 def test_included_users_cover_authors_references_and_mentions(

@@ -2,7 +2,8 @@
 
 A `Post` is one X post normalised from an X API v2 payload; `parse_stream_payload` is the only
 way in (`veille.models.x_payload`): it raises `InvalidPayload` whose message names the offending
-field. `EnrichedPost` is a `Post` plus what the processors add (`veille.models.posts`). An
+field. `parse_stream_record` gives the ingest stage the post's Kafka key and JSON straight from
+the payload, and `post_json` a post's JSON, both by orjson. `EnrichedPost` is a `Post` plus what the processors add (`veille.models.posts`). An
 `Alert` is what a person should know now, and an `Observation` is one (post, watch entry) as the
 crisis detector reads it, from the observations topic where an `ObservationBatch` carries an
 entry's observations of one batch (`veille.models.alerts`).
@@ -41,7 +42,12 @@ from veille.models.posts import (
     Reference,
 )
 from veille.models.snapshots import AccountSnapshot, RuleForecast, UsageSnapshot
-from veille.models.x_payload import InvalidPayload, parse_stream_payload
+from veille.models.x_payload import (
+    InvalidPayload,
+    parse_stream_payload,
+    parse_stream_record,
+    post_json,
+)
 
 __all__ = [
     "MAX_DEAD_LETTER_PAYLOAD",
@@ -71,5 +77,7 @@ __all__ = [
     "UtcDatetime",
     "VerifiedType",
     "parse_stream_payload",
+    "parse_stream_record",
+    "post_json",
     "trusted",
 ]
