@@ -17,6 +17,7 @@ from veille.models import (
     Alert,
     DeadLetter,
     EnrichedPost,
+    Reference,
     RuleForecast,
     UsageSnapshot,
 )
@@ -83,26 +84,15 @@ DEAD_LETTER_COLUMNS = (
 )
 
 
-def post_kind(p: EnrichedPost) -> str:
-    if p.is_retweet:
-        return "retweet"
-    if p.is_quote:
-        return "quote"
-    if p.is_reply:
-        return "reply"
-    return "post"
-
-
-def _ref_id(p: EnrichedPost, kind: str) -> int:
-    ref = p.reference(kind)  # type: ignore[arg-type]
-    return int(ref.id) if ref else 0
-
-
 def post_row(p: EnrichedPost) -> list[Any]:
     """The values of one `posts` row, in `POST_COLUMNS` order."""
     a = p.author
     m = p.metrics
     ref = next(iter(p.references), None)
+    by_type: dict[str, Reference] = {}
+    for r in p.references:  # the first of each type, as `Post.reference` finds it
+        by_type.setdefault(r.type, r)
+    replied, quoted, retweeted = (by_type.get(t) for t in ("replied_to", "quoted", "retweeted"))
     return [
         int(p.id),
         p.created_at,
@@ -116,7 +106,7 @@ def post_row(p: EnrichedPost) -> list[Any]:
         list(p.topics),
         list(p.entries),
         list(p.entry_kinds),
-        post_kind(p),
+        "retweet" if retweeted else "quote" if quoted else "reply" if replied else "post",
         int(a.id),
         a.username,
         a.name,
@@ -128,9 +118,9 @@ def post_row(p: EnrichedPost) -> list[Any]:
         int(p.conversation_id) if p.conversation_id else int(p.id),
         int(p.in_reply_to_user_id) if p.in_reply_to_user_id else 0,
         p.in_reply_to_username or "",
-        _ref_id(p, "replied_to"),
-        _ref_id(p, "quoted"),
-        _ref_id(p, "retweeted"),
+        int(replied.id) if replied else 0,
+        int(quoted.id) if quoted else 0,
+        int(retweeted.id) if retweeted else 0,
         (ref.author_username or "") if ref else "",
         list(p.hashtags),
         list(p.mentions),
