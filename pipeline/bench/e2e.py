@@ -75,7 +75,7 @@ class E2EOptions:
     payloads written to a file before the run and replayed unpaced, so that ingest costs what
     it costs on X's payloads (parse, serialise, produce) and not the generator's work; or
     "synthetic", the generator itself in the ingest stage."""
-    rate_latency: float = 500.0
+    rate_latency: float = 1000.0
     latency_seconds: float = 20.0
     naive_posts: int = 3_000
     seed: int = 0

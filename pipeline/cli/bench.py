@@ -158,7 +158,7 @@ def bench_e2e(
     ] = "replay",
     rate_latency: Annotated[
         float, typer.Option(help="posts/s of the source in the latency run")
-    ] = 500.0,
+    ] = 1000.0,
     latency_seconds: Annotated[float, typer.Option(help="length of the latency run (s)")] = 20.0,
     naive_posts: Annotated[
         int, typer.Option(help="posts through the naive per-event Faust agent (slow)")
