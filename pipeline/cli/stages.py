@@ -29,6 +29,7 @@ from pipeline.cli.sources import (
     VolumeOpt,
     source_options,
 )
+from pipeline.gctune import tune_for_stream
 from pipeline.sources import build_source
 from veille import metrics
 from veille.settings import Settings
@@ -95,6 +96,7 @@ def ingest(
     with errors(FileNotFoundError, DeliveryError, OSError, XApiError):
         try:
             runner.start()
+            tune_for_stream()
             counters = runner.run()
         finally:
             try:
@@ -133,6 +135,7 @@ def process(
     # the lag reader takes the App's monitor now, in this thread; the metrics server reads it
     metrics.watch_process(status, topology.lag_reader(), topology.counters)
     metrics.serve(s.metrics)
+    tune_for_stream()
     run(topology)
 
 
@@ -185,6 +188,7 @@ def sink(
     runner = SinkRunner(s, ch, status, notifier)
     metrics.watch_sink(runner)
     metrics.serve(s.metrics)
+    tune_for_stream()
     _on_signals(runner.stop)
     _ensure_topics(s)
     schedule = None
