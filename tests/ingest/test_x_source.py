@@ -8,7 +8,7 @@ import json
 import logging
 import threading
 import time
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -49,7 +49,10 @@ ONE_RULE = parse_watch({"brands": [{"name": "Orbital", "accounts": ["orbital_car
 
 @pytest.fixture
 def clock() -> FakeClock:
-    return FakeClock()
+    """Fake time from noon UTC today: a test run across midnight must not see the day's meter
+    reset or a date move under its feet (both failed a CI run that started at 23:59)."""
+    noon = datetime.now(UTC).replace(hour=12, minute=0, second=0, microsecond=0)
+    return FakeClock(start=noon)
 
 
 def _x(fake: FakeX, **kw: Any) -> XSettings:
@@ -452,12 +455,12 @@ def test_token_never_in_output(
         assert TOKEN not in blob
 
 
-def test_backfill_command_reads_a_past_period(settings: Settings, clock: FakeClock) -> None:
+def test_backfill_command_reads_a_past_period(settings: Settings) -> None:
     from factories import run_veille
 
     k = settings.kafka
     ensure_topics(k, k.all_topics())
-    now = clock.now()
+    now = datetime.now(UTC)  # `veille backfill` runs in its own process, on real time
     old = [
         x_payload(
             1_900_000_000_000_002_100 - i,
